@@ -1,0 +1,127 @@
+/**
+ * One error class per failure, each with a stable `name` (the js-libp2p
+ * convention), so callers can branch on `err.name` even across bundles.
+ */
+
+/** A message encodes to more bytes than the channel's `maxMessageSize`. Thrown synchronously by `send()`. */
+export class MessageTooLargeError extends Error {
+  static override name = 'MessageTooLargeError'
+  override name = 'MessageTooLargeError'
+  constructor (readonly size: number, readonly limit: number) {
+    super(`Message of ${size} bytes exceeds the limit of ${limit} bytes`)
+  }
+}
+
+/** A peer announced a frame longer than the receiving channel allows. The stream is reset before any allocation. */
+export class FrameTooLargeError extends Error {
+  static override name = 'FrameTooLargeError'
+  override name = 'FrameTooLargeError'
+  constructor (readonly size: number, readonly limit: number) {
+    super(`Incoming frame of ${size} bytes exceeds the limit of ${limit} bytes`)
+  }
+}
+
+/** A length prefix was not a minimal unsigned varint, or was longer than any allowed length needs. */
+export class InvalidFrameError extends Error {
+  static override name = 'InvalidFrameError'
+  override name = 'InvalidFrameError'
+}
+
+/** A stream ended in the middle of a frame. */
+export class TruncatedFrameError extends Error {
+  static override name = 'TruncatedFrameError'
+  override name = 'TruncatedFrameError'
+}
+
+/** The codec could not decode a frame's bytes. The stream that carried it is reset. */
+export class MalformedMessageError extends Error {
+  static override name = 'MalformedMessageError'
+  override name = 'MalformedMessageError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** `send()` with the `'error'` queue policy while the queue is full. */
+export class QueueFullError extends Error {
+  static override name = 'QueueFullError'
+  override name = 'QueueFullError'
+}
+
+/** The messenger (or the handle) was stopped. */
+export class MessengerStoppedError extends Error {
+  static override name = 'MessengerStoppedError'
+  override name = 'MessengerStoppedError'
+  constructor (message = 'The messenger is stopped') {
+    super(message)
+  }
+}
+
+/** Opening a stream or dialing a peer failed; the messenger retries with backoff. */
+export class StreamOpenError extends Error {
+  static override name = 'StreamOpenError'
+  override name = 'StreamOpenError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** An outbound stream was reset or closed by the remote or the transport. */
+export class StreamResetError extends Error {
+  static override name = 'StreamResetError'
+  override name = 'StreamResetError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The receiving side stopped reading a stream because the application did not keep up. */
+export class InboundOverflowError extends Error {
+  static override name = 'InboundOverflowError'
+  override name = 'InboundOverflowError'
+}
+
+/** The outbox storage failed (quota, a closed or blocked database). Messages stay queued in memory. */
+export class StorageError extends Error {
+  static override name = 'StorageError'
+  override name = 'StorageError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** A request timed out before its response arrived. */
+export class RequestTimeoutError extends Error {
+  static override name = 'RequestTimeoutError'
+  override name = 'RequestTimeoutError'
+}
+
+/** The remote handler threw; `message` is the remote error's message (no stack crosses the wire). */
+export class RemoteError extends Error {
+  static override name = 'RemoteError'
+  override name = 'RemoteError'
+  constructor (message: string, readonly code: string = 'ERR_REMOTE') {
+    super(message)
+  }
+}
+
+/** The remote refused a request because this peer has too many requests in progress there. */
+export class TooManyRequestsError extends Error {
+  static override name = 'TooManyRequestsError'
+  override name = 'TooManyRequestsError'
+}
+
+/** A request could not be completed because its connection or stream went away. */
+export class RequestAbortedError extends Error {
+  static override name = 'RequestAbortedError'
+  override name = 'RequestAbortedError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The remote peer answered with something that is not a valid response. */
+export class ProtocolError extends Error {
+  static override name = 'ProtocolError'
+  override name = 'ProtocolError'
+}

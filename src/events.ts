@@ -1,0 +1,68 @@
+/**
+ * What the messenger reports. Sends never return promises or throw for
+ * network trouble: everything that happens after `send()` returns arrives as
+ * one of these events (typed `CustomEvent`s on a `main-event`
+ * `TypedEventEmitter`).
+ */
+import type { DropReason } from './outbound-lane.js'
+import type { PeerId } from '@libp2p/interface'
+
+export type { DropReason }
+
+/** Messages that will not be sent (or, in confirmed mode, not retried). */
+export interface DropDetail {
+  peer: PeerId
+  channel: string
+  /** How many messages. */
+  count: number
+  /** Sequence numbers of the first and last dropped message (a range may include ones dropped earlier for another reason). */
+  first: number
+  last: number
+  /**
+   * - `queue-full`: the peer's or the messenger's queue cap was reached.
+   * - `expired`: the peer stayed unreachable for `queueTtl`.
+   * - `stopped`: the messenger stopped with messages still queued (and no durable outbox held them).
+   */
+  reason: DropReason
+  error?: Error
+}
+
+/** A range of messages to one peer, by sequence number (inclusive). */
+export interface RangeDetail {
+  peer: PeerId
+  channel: string
+  first: number
+  last: number
+}
+
+/** Something went wrong that the messenger handled (retrying, resetting one stream). */
+export interface ErrorDetail {
+  peer?: PeerId
+  channel: string
+  error: Error
+}
+
+export interface ChannelEvents {
+  /** A peer now has a usable connection and speaks this channel's protocol. */
+  'peer:join': CustomEvent<PeerId>
+  /** A peer lost its last connection (or stopped speaking the protocol). */
+  'peer:leave': CustomEvent<PeerId>
+  /** Messages were handed to the transport (not proof of delivery). */
+  'sent': CustomEvent<RangeDetail>
+  /** Confirmed mode: the receiver's application has these messages. */
+  'delivered': CustomEvent<RangeDetail>
+  /** Messages were dropped, and why. */
+  'drop': CustomEvent<DropDetail>
+  /** A stream was reset for bad input, a dial failed, storage failed, … */
+  'error': CustomEvent<ErrorDetail>
+}
+
+/** Events of a per-peer handle: the same, filtered to that peer. */
+export interface PeerEvents {
+  'join': CustomEvent<PeerId>
+  'leave': CustomEvent<PeerId>
+  'sent': CustomEvent<RangeDetail>
+  'delivered': CustomEvent<RangeDetail>
+  'drop': CustomEvent<DropDetail>
+  'error': CustomEvent<ErrorDetail>
+}

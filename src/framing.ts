@@ -1,0 +1,136 @@
+/**
+ * The wire format: each message is an unsigned-varint length prefix followed by
+ * that many bytes (the framing of go-libp2p-messenger and of `lpStream` in
+ * `@libp2p/utils`). Nothing else is on the wire in the default mode.
+ *
+ * Encoding uses `uint8-varint`. Decoding is done here, incrementally, because
+ * the reader must reject a bad prefix the moment it sees it: a varint longer
+ * than the largest allowed length needs, a non-minimal varint, or a length
+ * above the limit. (`LengthPrefixedDecoder` from `@libp2p/utils` keeps
+ * buffering on an over-long varint until its 4 MiB buffer limit, and allocates
+ * a list per frame.) The decoder never allocates on the strength of a remote
+ * length: a frame split across chunks is assembled from the bytes that
+ * actually arrived.
+ */
+import { encodeUint8Array, encodingLength } from 'uint8-varint'
+import { FrameTooLargeError, InvalidFrameError } from './errors.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export { encodingLength as varintLength }
+
+/** Write `value` as an unsigned varint at `buf[offset]`; returns the offset after it. */
+export function writeVarint (value: number, buf: Uint8Array, offset: number): number {
+  encodeUint8Array(value, buf, offset)
+  return offset + encodingLength(value)
+}
+
+/** A whole frame (prefix and payload) for `payload`, in a new buffer. */
+export function frame (payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(encodingLength(payload.byteLength) + payload.byteLength)
+  out.set(payload, writeVarint(payload.byteLength, out, 0))
+  return out
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Incremental decoder for varint-length-prefixed frames.
+ *
+ * ```ts
+ * const decoder = new FrameDecoder(1024 * 1024)
+ * stream.addEventListener('message', (evt) => decoder.push(evt.data, (frame) => handle(frame)))
+ * ```
+ */
+export class FrameDecoder {
+  private readonly maxLength: number
+  private readonly maxPrefixBytes: number
+  /** bytes of the prefix read so far (0 = between frames) */
+  private prefixBytes = 0
+  private length = 0
+  /** -1 while reading a prefix, else bytes still missing from the current payload */
+  private missing = -1
+  private parts: Uint8Array[] = []
+
+  constructor (maxLength: number) {
+    this.maxLength = maxLength
+    this.maxPrefixBytes = encodingLength(maxLength)
+  }
+
+  /** True when the decoder holds part of a frame (a stream ending now is truncated). */
+  get midFrame (): boolean {
+    return this.prefixBytes > 0 || this.missing >= 0
+  }
+
+  /**
+   * Feed received bytes; `onFrame` is called for each complete frame, in order.
+   * The frame may be a view into `data`. Throws `FrameTooLargeError` or
+   * `InvalidFrameError` as soon as a prefix is known to be bad.
+   */
+  push (data: Uint8Array | Uint8ArrayList, onFrame: (frame: Uint8Array) => void): void {
+    if (data instanceof Uint8Array) {
+      this.pushChunk(data, onFrame)
+    } else {
+      for (const chunk of data) {
+        this.pushChunk(chunk, onFrame)
+      }
+    }
+  }
+
+  private pushChunk (chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    let pos = 0
+    const end = chunk.byteLength
+    while (pos < end) {
+      if (this.missing < 0) {
+        // reading the varint prefix, possibly across chunks
+        const b = chunk[pos++]
+        this.length += (b & 0x7f) * 2 ** (7 * this.prefixBytes)
+        this.prefixBytes++
+        if ((b & 0x80) !== 0) {
+          if (this.prefixBytes >= this.maxPrefixBytes) {
+            throw new InvalidFrameError(`Length prefix longer than ${this.maxPrefixBytes} bytes (limit ${this.maxLength} bytes)`)
+          }
+          continue
+        }
+        if (b === 0 && this.prefixBytes > 1) {
+          throw new InvalidFrameError('Length prefix is not a minimal varint')
+        }
+        if (this.length > this.maxLength) {
+          throw new FrameTooLargeError(this.length, this.maxLength)
+        }
+        const length = this.length
+        this.prefixBytes = 0
+        this.length = 0
+        if (length === 0) {
+          onFrame(EMPTY)
+          continue
+        }
+        if (end - pos >= length) {
+          // the whole payload is in this chunk: hand out a view, no copy
+          const payload = chunk.subarray(pos, pos + length)
+          pos += length
+          onFrame(payload)
+          continue
+        }
+        this.missing = length
+        this.length = length
+      }
+      // assembling a payload split across chunks
+      const take = Math.min(this.missing, end - pos)
+      this.parts.push(chunk.subarray(pos, pos + take))
+      pos += take
+      this.missing -= take
+      if (this.missing === 0) {
+        const payload = new Uint8Array(this.length)
+        let offset = 0
+        for (const part of this.parts) {
+          payload.set(part, offset)
+          offset += part.byteLength
+        }
+        this.parts = []
+        this.missing = -1
+        this.length = 0
+        onFrame(payload)
+      }
+    }
+  }
+}

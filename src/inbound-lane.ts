@@ -1,0 +1,381 @@
+/**
+ * One peer, one channel, inbound: reads the streams that peer opens to us.
+ *
+ * Order across streams: when the sender replaces a stream (a better
+ * connection, a reconnect), it closes the old one before writing to the new
+ * one, but the two can still arrive interleaved (a relayed path is slower than
+ * a direct one). So only the oldest stream is read; newer ones stay paused
+ * until it ends. An old stream that goes silent while a newer one waits is
+ * abandoned after `handoverTimeout`.
+ *
+ * Bad input (a bad prefix, an oversized frame, a payload the codec rejects, a
+ * stream ending mid-frame) resets that one stream and is reported; nothing
+ * else is affected.
+ *
+ * Confirmed mode: the first frame of a stream is a hello naming the sender's
+ * sequence space (epoch); data frames carry a sequence number. Duplicates are
+ * dropped; the receiver acknowledges, cumulatively, what the application has
+ * taken.
+ */
+import { InboundOverflowError, MalformedMessageError, TruncatedFrameError } from './errors.js'
+import { FrameDecoder, writeVarint } from './framing.js'
+import type { Codec } from './codec.js'
+import type { InboxSource } from './inbox.js'
+import type { PeerId, Stream } from '@libp2p/interface'
+
+/** Confirmed mode: the last sequence number the application took from a sender, per epoch. */
+export interface Receipt {
+  epoch: string
+  seq: number
+}
+
+export interface InboundOptions {
+  maxMessageSize: number
+  confirmed: boolean
+  handoverTimeout: number
+  maxInboundMessages: number
+  maxInboundBytes: number
+  ackDelay: number
+}
+
+export interface InboundHost<T> {
+  readonly codec: Codec<T>
+  /** A decoded message, in order. */
+  deliver(lane: InboundLane<T>, value: T, seq: number, bytes: number): void
+  /** A stream from this peer was reset because of what it sent. */
+  error(lane: InboundLane<T>, err: Error): void
+  /** Confirmed mode: the persisted receipt for this peer, if any. */
+  loadReceipt(peer: PeerId): Receipt | undefined
+  saveReceipt(peer: PeerId, receipt: Receipt): void
+  /** The lane has no streams left and nothing buffered. */
+  idle(lane: InboundLane<T>): void
+}
+
+const HELLO_LENGTH = 9
+
+class StreamReader<T> {
+  readonly stream: Stream
+  private readonly lane: InboundLane<T>
+  private readonly decoder: FrameDecoder
+  /** Confirmed mode: whether the hello frame has been read. */
+  hello = false
+  lastDataAt = Date.now()
+  ended = false
+  private readonly onMessage: (evt: Event) => void
+  private readonly onFrame: (payload: Uint8Array) => void
+  private readonly onEnd: () => void
+  private readonly onClose: (evt: Event) => void
+
+  constructor (stream: Stream, lane: InboundLane<T>, maxLength: number) {
+    this.stream = stream
+    this.lane = lane
+    this.decoder = new FrameDecoder(maxLength)
+    this.onMessage = (evt) => { this.read((evt as Event & { data: Uint8Array }).data) }
+    this.onFrame = (payload) => { lane.frame(this, payload) }
+    this.onEnd = () => { this.finish() }
+    this.onClose = (evt) => { this.finish((evt as Event & { error?: Error }).error) }
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onEnd)
+    stream.addEventListener('close', this.onClose)
+  }
+
+  private read (data: Uint8Array): void {
+    this.lastDataAt = Date.now()
+    try {
+      this.decoder.push(data, this.onFrame)
+    } catch (err: any) {
+      this.lane.reject(this, err)
+    }
+  }
+
+  /** The remote finished writing (or the stream closed or was reset). */
+  finish (error?: Error): void {
+    if (this.ended) {
+      return
+    }
+    this.ended = true
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('end', this.onEnd)
+    this.stream.removeEventListener('close', this.onClose)
+    if (error == null && this.decoder.midFrame) {
+      this.lane.reject(this, new TruncatedFrameError('Stream ended in the middle of a frame'))
+      return
+    }
+    this.lane.streamEnded(this)
+  }
+}
+
+export class InboundLane<T> implements InboxSource {
+  readonly peer: PeerId
+  private readonly host: InboundHost<T>
+  private readonly opts: InboundOptions
+  private readers: Array<StreamReader<T>> = []
+  private handoverTimer?: ReturnType<typeof setInterval>
+  /** Messages and bytes of this peer buffered for the application. */
+  private buffered = 0
+  private bufferedBytes = 0
+  private full = false
+  private stopped = false
+  /** Confirmed mode: the sender's epoch, the last seq accepted, the last seq taken by the application. */
+  private epoch?: string
+  private accepted = 0
+  private consumed = 0
+  private acked = 0
+  private ackTimer?: ReturnType<typeof setTimeout>
+
+  constructor (peer: PeerId, host: InboundHost<T>, opts: InboundOptions) {
+    this.peer = peer
+    this.host = host
+    this.opts = opts
+    if (opts.confirmed) {
+      const receipt = host.loadReceipt(peer)
+      if (receipt != null) {
+        this.epoch = receipt.epoch
+        this.accepted = this.consumed = this.acked = receipt.seq
+      }
+    }
+  }
+
+  /** Streams being read or waiting their turn. */
+  get streams (): number {
+    return this.readers.length
+  }
+
+  /** A new inbound stream from this peer. */
+  add (stream: Stream): void {
+    if (this.stopped) {
+      stream.abort(new Error('Messenger stopped'))
+      return
+    }
+    if (!this.opts.confirmed) {
+      // nothing flows back in the default mode: close our writable end now
+      stream.close().catch(() => {})
+    }
+    const reader = new StreamReader(stream, this, this.opts.maxMessageSize + (this.opts.confirmed ? 8 : 0))
+    this.readers.push(reader)
+    if (this.readers.length > 1 || this.full) {
+      pause(stream)
+    }
+    if (this.readers.length > 1 && this.handoverTimer == null) {
+      this.handoverTimer = setInterval(() => { this.checkHandover() }, Math.max(250, this.opts.handoverTimeout / 4))
+    }
+  }
+
+  /** The application took message `seq` (InboxSource). */
+  taken (seq: number, bytes: number): void {
+    this.buffered--
+    this.bufferedBytes -= bytes
+    if (this.full && this.buffered <= this.opts.maxInboundMessages / 2 && this.bufferedBytes <= this.opts.maxInboundBytes / 2) {
+      this.full = false
+      const active = this.readers[0]
+      if (active != null) {
+        resume(active.stream)
+      }
+    }
+    if (this.opts.confirmed && seq > this.consumed) {
+      this.consumed = seq
+      if (this.epoch != null) {
+        this.host.saveReceipt(this.peer, { epoch: this.epoch, seq })
+      }
+      this.scheduleAck()
+    }
+    if (this.readers.length === 0 && this.buffered === 0) {
+      this.host.idle(this)
+    }
+  }
+
+  /** Reset every stream and release timers. */
+  stop (): void {
+    this.stopped = true
+    clearInterval(this.handoverTimer)
+    clearTimeout(this.ackTimer)
+    for (const reader of this.readers.splice(0)) {
+      reader.finish(new Error('stopped'))
+      reader.stream.abort(new Error('Messenger stopped'))
+    }
+  }
+
+  /** A reader's stream ended cleanly or was closed. */
+  streamEnded (reader: StreamReader<T>): void {
+    const i = this.readers.indexOf(reader)
+    if (i < 0) {
+      return
+    }
+    if (this.opts.confirmed) {
+      this.sendAck(true)
+      reader.stream.close().catch(() => {})
+    }
+    this.readers.splice(i, 1)
+    if (i === 0) {
+      this.activateNext()
+    }
+    if (this.readers.length === 0 && this.buffered === 0) {
+      this.host.idle(this)
+    }
+  }
+
+  /** Bad input: reset the stream, report, move on. */
+  reject (reader: StreamReader<T>, err: Error): void {
+    reader.finish(err)
+    reader.stream.abort(err)
+    const i = this.readers.indexOf(reader)
+    if (i >= 0) {
+      this.readers.splice(i, 1)
+      if (i === 0) {
+        this.activateNext()
+      }
+    }
+    this.host.error(this, err)
+  }
+
+  private activateNext (): void {
+    if (this.readers.length <= 1) {
+      clearInterval(this.handoverTimer)
+      this.handoverTimer = undefined
+    }
+    const next = this.readers[0]
+    if (next != null && !this.full) {
+      next.lastDataAt = Date.now()
+      resume(next.stream)
+    }
+  }
+
+  private checkHandover (): void {
+    const active = this.readers[0]
+    if (active == null || this.readers.length < 2) {
+      this.activateNext()
+      return
+    }
+    if (!this.full && Date.now() - active.lastDataAt > this.opts.handoverTimeout) {
+      // the older stream went silent while a newer one waits: abandon it
+      active.finish(new Error('handover timeout'))
+      active.stream.abort(new Error('Replaced by a newer stream from the same peer'))
+      this.readers.shift()
+      this.activateNext()
+    }
+  }
+
+  private accept (payload: Uint8Array, seq: number): void {
+    let value: T
+    try {
+      value = this.host.codec.decode(payload)
+    } catch (err: any) {
+      throw new MalformedMessageError(`Could not decode a message from ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err })
+    }
+    this.buffered++
+    this.bufferedBytes += payload.byteLength
+    if (!this.full && (this.buffered >= this.opts.maxInboundMessages || this.bufferedBytes >= this.opts.maxInboundBytes)) {
+      this.full = true
+      for (const reader of this.readers) {
+        pause(reader.stream)
+      }
+    }
+    this.host.deliver(this, value, seq, payload.byteLength)
+  }
+
+  /** A frame read from `reader`'s stream. */
+  frame (reader: StreamReader<T>, payload: Uint8Array): void {
+    if (this.opts.confirmed) {
+      this.confirmedFrame(reader, payload)
+    } else {
+      this.accept(payload, 0)
+    }
+  }
+
+  private confirmedFrame (reader: StreamReader<T>, payload: Uint8Array): void {
+    // varint sequence number, then the message
+    let seq = 0
+    let i = 0
+    for (; i < payload.byteLength && i < 8; i++) {
+      const b = payload[i]
+      seq += (b & 0x7f) * 2 ** (7 * i)
+      if (b < 0x80) {
+        break
+      }
+    }
+    if (i >= payload.byteLength || i >= 8) {
+      throw new MalformedMessageError('Confirmed frame without a valid sequence number')
+    }
+    const body = payload.subarray(i + 1)
+    if (seq === 0) {
+      if (body.byteLength !== HELLO_LENGTH - 1) {
+        throw new MalformedMessageError('Malformed hello frame')
+      }
+      const epoch = hex(body)
+      if (epoch !== this.epoch) {
+        // a new sequence space: the sender starts over
+        this.epoch = epoch
+        this.accepted = this.consumed = this.acked = 0
+      }
+      reader.hello = true
+      return
+    }
+    if (!reader.hello) {
+      throw new MalformedMessageError('Confirmed stream did not start with a hello frame')
+    }
+    if (seq <= this.accepted) {
+      // a resend of something we already have
+      if (seq <= this.consumed) {
+        this.scheduleAck()
+      }
+      return
+    }
+    this.accepted = seq
+    this.accept(body, seq)
+  }
+
+  private scheduleAck (): void {
+    if (this.consumed - this.acked >= 64) {
+      this.sendAck(false)
+      return
+    }
+    if (this.ackTimer == null) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined
+        this.sendAck(false)
+      }, this.opts.ackDelay)
+    }
+  }
+
+  private sendAck (force: boolean): void {
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
+    if (!force && this.consumed === this.acked) {
+      return
+    }
+    // acks go back on the newest stream that can still carry them
+    for (let i = this.readers.length - 1; i >= 0; i--) {
+      const stream = this.readers[i].stream
+      if (stream.writeStatus === 'writable' && stream.status === 'open') {
+        const buf = new Uint8Array(10)
+        const end = writeVarint(this.consumed, buf, 1)
+        buf[0] = end - 1
+        try {
+          stream.send(buf.subarray(0, end))
+          this.acked = this.consumed
+        } catch {}
+        return
+      }
+    }
+  }
+}
+
+function pause (stream: Stream): void {
+  if (stream.readStatus === 'readable') {
+    stream.pause()
+  }
+}
+
+function resume (stream: Stream): void {
+  if (stream.readStatus === 'paused') {
+    stream.resume()
+  }
+}
+
+function hex (bytes: Uint8Array): string {
+  let out = ''
+  for (const b of bytes) {
+    out += b.toString(16).padStart(2, '0')
+  }
+  return out
+}

@@ -1,0 +1,55 @@
+/**
+ * @packageDocumentation
+ *
+ * Typed, non-blocking messaging between libp2p peers: send to one peer,
+ * broadcast to all, receive from any. Streams are opened, reused, replaced and
+ * closed for you; on the wire each message is an unsigned-varint length
+ * prefix and your bytes.
+ *
+ * @example
+ *
+ * ```ts
+ * import { createLibp2p } from 'libp2p'
+ * import { tcp } from '@libp2p/tcp'
+ * import { noise } from '@chainsafe/libp2p-noise'
+ * import { yamux } from '@chainsafe/libp2p-yamux'
+ * import { identify } from '@libp2p/identify'
+ * import { createMessenger, json } from 'libp2p-messenger'
+ *
+ * const options = {
+ *   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+ *   transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+ *   services: { identify: identify() }
+ * }
+ * const alice = await createLibp2p(options)
+ * const bob = await createLibp2p(options)
+ *
+ * type Chat = { text: string }
+ * const a = createMessenger<Chat>(alice, { protocol: '/chat/1.0.0', codec: json() })
+ * const b = createMessenger<Chat>(bob, { protocol: '/chat/1.0.0', codec: json() })
+ * await Promise.all([a.ready, b.ready])
+ *
+ * await alice.peerStore.merge(bob.peerId, { multiaddrs: bob.getMultiaddrs() })
+ * a.send(bob.peerId, { text: 'hello' })            // returns at once
+ *
+ * const { from, data } = await b.receive()
+ * console.log(from.toString(), data.text)          // <alice's id> hello
+ * await Promise.all([a.stop(), b.stop()])
+ * ```
+ */
+import './polyfill.js'
+
+export { createMessenger, MemoryReceipts } from './messenger.js'
+export type { Messenger, MessengerInit } from './messenger.js'
+export type { Channel, ChannelInit, ChannelOptions, Delivery, MessengerNode, ReceiptStore } from './channel.js'
+export type { Peer } from './peer.js'
+export type { Received } from './inbox.js'
+export type { Receipt } from './inbound-lane.js'
+export type { QueuePolicy, DropReason } from './outbound-lane.js'
+export type { ChannelEvents, PeerEvents, DropDetail, RangeDetail, ErrorDetail } from './events.js'
+export type { ConnectionKind } from './connections.js'
+export { bytes, string, json } from './codec.js'
+export type { Codec } from './codec.js'
+export { FrameDecoder, frame } from './framing.js'
+export * from './errors.js'
+export * from './constants.js'

@@ -1,0 +1,591 @@
+/**
+ * One peer, one channel, one direction: the outbound lane.
+ *
+ * It owns the queue of encoded frames and the one stream they are written to.
+ * It opens that stream lazily on the first message, writes many frames per
+ * `stream.send()`, waits for `drain` when the transport is full, reopens the
+ * stream with backoff after a reset, moves to a better connection when one
+ * appears (closing the old stream gracefully first, so the receiver can keep
+ * order), and closes the stream after it has been idle.
+ *
+ * In confirmed mode every frame carries a sequence number; frames stay in the
+ * queue after they are written until the receiver acknowledges them, and are
+ * written again on the next stream if the current one breaks.
+ */
+import { Backoff } from './backoff.js'
+import { bestConnection, connectionRank } from './connections.js'
+import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError } from './errors.js'
+import { FrameDecoder, varintLength, writeVarint } from './framing.js'
+import { FrameQueue } from './frame-queue.js'
+import { timedSignal } from './signals.js'
+import type { Codec } from './codec.js'
+import type { Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
+
+/** What a lane needs from the libp2p node. */
+export interface LaneNode {
+  getConnections(peerId?: PeerId): Connection[]
+  dial(peer: PeerId, options?: AbortOptions): Promise<Connection>
+}
+
+/** What to do with a message that does not fit in a full queue. */
+export type QueuePolicy = 'drop-newest' | 'drop-oldest' | 'error'
+
+/** Why messages were dropped. */
+export type DropReason = 'queue-full' | 'expired' | 'stopped' | 'stream-reset'
+
+export interface LaneOptions {
+  protocol: string
+  confirmed: boolean
+  maxQueuedMessages: number
+  maxQueuedBytes: number
+  maxBatchBytes: number
+  idleTimeout: number
+  minBackoff: number
+  maxBackoff: number
+  openTimeout: number
+  queueTtl: number
+  maxUnacked: number
+  policy: QueuePolicy
+}
+
+/** Shared count of queued bytes across all lanes of a messenger. */
+export interface Budget {
+  bytes: number
+  readonly max: number
+}
+
+/** The lane's owner: where it reports what happened. */
+export interface LaneHost {
+  readonly node: LaneNode
+  readonly budget: Budget
+  readonly signal: AbortSignal
+  /** Resolves when this lane may write (higher-priority lanes to the same peer go first), or undefined to write now. */
+  waitTurn(lane: OutboundLane): Promise<void> | undefined
+  /** Frames [first, last] were handed to the transport. */
+  sent(lane: OutboundLane, first: number, last: number): void
+  /** Confirmed mode: frames [first, last] were acknowledged by the receiver. */
+  delivered(lane: OutboundLane, first: number, last: number): void
+  /** `count` frames ending at `last` were dropped. */
+  dropped(lane: OutboundLane, first: number, last: number, count: number, reason: DropReason, error?: Error): void
+  error(lane: OutboundLane, err: Error): void
+  /** The lane has nothing queued and no stream: it may be forgotten. */
+  idle(lane: OutboundLane): void
+  /** The lane has nothing left to write (priority waiters may go). */
+  drained(lane: OutboundLane): void
+}
+
+/** Confirmed mode: the control frame (sequence 0) that starts every stream. */
+const HELLO_SEQ = 0
+/** A stream that stayed up this long counts as a success for backoff purposes. */
+const STABLE_STREAM_MS = 2_000
+/** Longest a graceful close of a replaced stream may take before it is aborted. */
+const HANDOVER_CLOSE_TIMEOUT = 5_000
+
+export class OutboundLane {
+  readonly peer: PeerId
+  readonly queue: FrameQueue
+  /** Confirmed mode: frames at the front of the queue that were written and await an ack. */
+  written = 0
+  /** Confirmed mode: identifies this sender's sequence space to the receiver. */
+  readonly epoch: Uint8Array
+
+  private readonly host: LaneHost
+  private readonly opts: LaneOptions
+  private stream?: Stream
+  private conn?: Connection
+  private running = false
+  private stopped = false
+  private migrate = false
+  private openedAt = 0
+  private readonly backoff: Backoff
+  private retryTimer?: ReturnType<typeof setTimeout>
+  private idleTimer?: ReturnType<typeof setTimeout>
+  private expiryTimer?: ReturnType<typeof setTimeout>
+  private wokeEarly = false
+  private ackWaiter?: PromiseWithResolvers<void>
+  private readonly runs: Uint8Array[] = []
+  private readonly onStreamClose: (evt: Event) => void
+  private readonly onStreamMessage: (evt: Event) => void
+  private ackDecoder?: FrameDecoder
+
+  constructor (peer: PeerId, host: LaneHost, opts: LaneOptions, firstSeq = 1, epoch?: Uint8Array) {
+    this.peer = peer
+    this.host = host
+    this.opts = opts
+    this.queue = new FrameQueue(firstSeq)
+    this.backoff = new Backoff(opts.minBackoff, opts.maxBackoff)
+    this.epoch = epoch ?? crypto.getRandomValues(new Uint8Array(8))
+    this.onStreamClose = (evt) => { this.streamClosed(evt.target as Stream, (evt as Event & { error?: Error }).error) }
+    this.onStreamMessage = (evt) => { this.readAcks(evt as Event & { data: Uint8Array }) }
+  }
+
+  /** Frames not yet handed to a stream. */
+  get unwritten (): number {
+    return this.queue.length - this.written
+  }
+
+  /** The connection the lane's stream runs on, if it has one. */
+  get connection (): Connection | undefined {
+    return this.stream != null ? this.conn : undefined
+  }
+
+  /** True while the lane has a stream or is writing. */
+  get active (): boolean {
+    return this.running || this.stream != null
+  }
+
+  /** Sequence number of the next message. */
+  get nextSeq (): number {
+    return this.queue.nextSeq
+  }
+
+  /**
+   * Queue `value`, encoded straight into the lane's buffer. Returns its
+   * sequence number, or -1 when the queue policy dropped it. `length` is the
+   * encoded payload size (already checked against the size limit).
+   */
+  enqueue<T> (value: T, codec: Codec<T>, length: number, encoded?: Uint8Array): number {
+    const seq = this.queue.nextSeq
+    const body = this.opts.confirmed ? varintLength(seq) + length : length
+    const size = varintLength(body) + body
+    if (!this.admit(size)) {
+      return -1
+    }
+    const frame = this.queue.reserve(size)
+    let offset = writeVarint(body, frame, 0)
+    if (this.opts.confirmed) {
+      offset = writeVarint(seq, frame, offset)
+    }
+    if (encoded != null) {
+      frame.set(encoded, offset)
+    } else {
+      (codec.encodeInto as NonNullable<Codec<T>['encodeInto']>)(value, frame, offset)
+    }
+    return this.commit(frame)
+  }
+
+  /** Queue an already framed message (default mode: one frame shared by many lanes). */
+  enqueueFrame (frame: Uint8Array): number {
+    if (!this.admit(frame.byteLength)) {
+      return -1
+    }
+    return this.commit(frame)
+  }
+
+  /** Put back frames restored from storage, before anything new is queued. */
+  restore (payloads: Uint8Array[], firstSeq: number): void {
+    if (this.queue.length > 0) {
+      throw new Error('restore() must come before any send')
+    }
+    this.queue.firstSeq = firstSeq
+    for (const payload of payloads) {
+      const seq = this.queue.nextSeq
+      const body = this.opts.confirmed ? varintLength(seq) + payload.byteLength : payload.byteLength
+      const frame = new Uint8Array(varintLength(body) + body)
+      let offset = writeVarint(body, frame, 0)
+      if (this.opts.confirmed) {
+        offset = writeVarint(seq, frame, offset)
+      }
+      frame.set(payload, offset)
+      this.queue.push(frame)
+      this.host.budget.bytes += frame.byteLength
+    }
+    this.kick()
+  }
+
+  /** A connection to this lane's peer opened: maybe retry now, maybe move to it. */
+  connectionOpened (conn: Connection): void {
+    if (this.stopped) {
+      return
+    }
+    if (this.stream != null) {
+      if (this.conn != null && connectionRank(conn) > connectionRank(this.conn)) {
+        this.migrate = true
+        this.kick()
+      }
+      return
+    }
+    // waiting out a backoff: one early retry per failure streak, never a storm
+    if (this.retryTimer != null && !this.wokeEarly) {
+      this.wokeEarly = true
+      clearTimeout(this.retryTimer)
+      this.retryTimer = undefined
+      this.kick()
+    }
+  }
+
+  /** Confirmed mode: the receiver has everything up to and including `seq`. */
+  ack (seq: number): void {
+    const first = this.queue.firstSeq
+    let count = 0
+    while (this.queue.length > 0 && this.queue.firstSeq <= seq) {
+      const frame = this.queue.shift() as Uint8Array
+      this.host.budget.bytes -= frame.byteLength
+      if (this.written > 0) {
+        this.written--
+      }
+      count++
+    }
+    if (count > 0) {
+      this.backoff.reset()
+      this.host.delivered(this, first, first + count - 1)
+      this.ackWaiter?.resolve()
+      this.ackWaiter = undefined
+      if (this.queue.length === 0) {
+        this.host.drained(this)
+        this.armIdle()
+      }
+    }
+  }
+
+  /** Drop everything queued; `reason` goes to the drop event. */
+  dropAll (reason: DropReason, error?: Error): void {
+    const count = this.queue.length
+    if (count === 0) {
+      return
+    }
+    const first = this.queue.firstSeq
+    this.host.budget.bytes -= this.queue.bytes
+    this.queue.clear()
+    this.written = 0
+    this.host.dropped(this, first, first + count - 1, count, reason, error)
+    this.host.drained(this)
+  }
+
+  /**
+   * Release the stream and every timer. Queued frames are dropped with reason
+   * `'stopped'` unless `keepQueued` (they are in durable storage).
+   */
+  stop (keepQueued = false): void {
+    if (this.stopped) {
+      return
+    }
+    this.stopped = true
+    clearTimeout(this.retryTimer)
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.expiryTimer)
+    this.ackWaiter?.reject(new MessengerStoppedError())
+    this.ackWaiter = undefined
+    if (keepQueued) {
+      this.host.budget.bytes -= this.queue.bytes
+      this.queue.clear()
+    } else {
+      this.dropAll('stopped')
+    }
+    const stream = this.stream
+    this.detach()
+    if (stream != null) {
+      stream.abort(new MessengerStoppedError())
+    }
+  }
+
+  /** Start writing if there is something to write and nothing in the way. */
+  kick (): void {
+    if (this.running || this.stopped || this.retryTimer != null || this.unwritten === 0) {
+      return
+    }
+    clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
+    this.running = true
+    queueMicrotask(() => { void this.run() })
+  }
+
+  private admit (size: number): boolean {
+    const budget = this.host.budget
+    const full = (): boolean =>
+      this.queue.length >= this.opts.maxQueuedMessages ||
+      this.queue.bytes + size > this.opts.maxQueuedBytes ||
+      budget.bytes + size > budget.max
+    if (!full()) {
+      return true
+    }
+    if (this.opts.policy === 'error') {
+      throw new QueueFullError(`Queue to ${this.peer.toString()} on ${this.opts.protocol} is full`)
+    }
+    if (this.opts.policy === 'drop-oldest') {
+      // evict unwritten frames from the front of the unwritten part
+      let count = 0
+      const first = this.queue.firstSeq + this.written
+      while (full() && this.unwritten > 0 && this.written === 0) {
+        const frame = this.queue.shift() as Uint8Array
+        budget.bytes -= frame.byteLength
+        count++
+      }
+      if (count > 0) {
+        this.host.dropped(this, first, first + count - 1, count, 'queue-full')
+      }
+      if (!full()) {
+        return true
+      }
+    }
+    const seq = this.queue.nextSeq
+    this.host.dropped(this, seq, seq, 1, 'queue-full')
+    return false
+  }
+
+  private commit (frame: Uint8Array): number {
+    const seq = this.queue.push(frame)
+    this.host.budget.bytes += frame.byteLength
+    this.kick()
+    return seq
+  }
+
+  private async run (): Promise<void> {
+    let stream: Stream | undefined
+    try {
+      while (!this.stopped && this.unwritten > 0) {
+        stream = this.stream
+        if (stream == null) {
+          stream = await this.open()
+          if (stream == null) {
+            return
+          }
+        }
+        if (this.migrate) {
+          await this.handover(stream)
+          continue
+        }
+        const turn = this.host.waitTurn(this)
+        if (turn != null) {
+          await turn
+          continue
+        }
+        if (this.opts.confirmed && this.written >= this.opts.maxUnacked) {
+          this.ackWaiter = Promise.withResolvers<void>()
+          await this.ackWaiter.promise
+          continue
+        }
+        if (!this.writeBatch(stream)) {
+          await stream.onDrain({ signal: this.host.signal })
+        }
+      }
+    } catch (err: any) {
+      // a stream that closed under us was already handled by its 'close' event
+      if (!this.stopped && stream != null && stream === this.stream) {
+        this.failed(err)
+      }
+    } finally {
+      this.running = false
+    }
+    if (!this.stopped && this.unwritten === 0) {
+      this.host.drained(this)
+      if (this.written === 0) {
+        this.armIdle()
+      }
+    } else if (!this.stopped && this.unwritten > 0 && this.retryTimer == null) {
+      // something was queued while the loop was ending
+      this.kick()
+    }
+  }
+
+  /** Hand one batch to the stream. Returns false when the stream wants a drain first. */
+  private writeBatch (stream: Stream): boolean {
+    const queue = this.queue
+    const from = this.written
+    let to = from
+    let bytes = 0
+    while (to < queue.length) {
+      const size = queue.at(to).byteLength
+      if (bytes > 0 && bytes + size > this.opts.maxBatchBytes) {
+        break
+      }
+      bytes += size
+      to++
+    }
+    const runs = this.runs
+    runs.length = 0
+    queue.runs(from, to, runs)
+    let ready = true
+    for (let i = 0; i < runs.length; i++) {
+      ready = stream.send(runs[i])
+    }
+    runs.length = 0
+    const first = queue.firstSeq + from
+    const last = queue.firstSeq + to - 1
+    if (this.opts.confirmed) {
+      this.written = to
+    } else {
+      for (let i = from; i < to; i++) {
+        queue.shift()
+      }
+      this.host.budget.bytes -= bytes
+    }
+    this.host.sent(this, first, last)
+    return ready
+  }
+
+  private async open (): Promise<Stream | undefined> {
+    const timed = timedSignal(this.opts.openTimeout, this.host.signal)
+    try {
+      let conn = bestConnection(this.host.node.getConnections(this.peer))
+      if (conn == null) {
+        conn = await this.host.node.dial(this.peer, { signal: timed.signal })
+      }
+      const stream = await conn.newStream(this.opts.protocol, {
+        signal: timed.signal,
+        runOnLimitedConnection: true
+      })
+      if (this.stopped) {
+        stream.abort(new MessengerStoppedError())
+        return undefined
+      }
+      this.stream = stream
+      this.conn = conn
+      this.openedAt = Date.now()
+      this.wokeEarly = false
+      clearTimeout(this.expiryTimer)
+      this.expiryTimer = undefined
+      stream.addEventListener('close', this.onStreamClose)
+      if (this.opts.confirmed) {
+        this.ackDecoder = new FrameDecoder(16)
+        stream.addEventListener('message', this.onStreamMessage)
+        const hello = new Uint8Array(2 + this.epoch.byteLength)
+        hello[0] = 1 + this.epoch.byteLength
+        hello[1] = HELLO_SEQ
+        hello.set(this.epoch, 2)
+        stream.send(hello)
+        // whatever was written before but not acknowledged goes again
+        this.written = 0
+      }
+      // a better connection may have appeared while opening
+      const best = bestConnection(this.host.node.getConnections(this.peer))
+      this.migrate = best != null && connectionRank(best) > connectionRank(conn)
+      return stream
+    } catch (err: any) {
+      if (!this.stopped) {
+        this.scheduleRetry(new StreamOpenError(`Could not open ${this.opts.protocol} to ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err }))
+      }
+      return undefined
+    } finally {
+      timed.clear()
+    }
+  }
+
+  /** Move to a better connection: finish the old stream gracefully, then open anew. */
+  private async handover (old: Stream): Promise<void> {
+    this.migrate = false
+    this.detach()
+    if (this.opts.confirmed) {
+      // keep reading acks from the old stream until it closes
+      old.addEventListener('message', this.onStreamMessage)
+      old.addEventListener('close', () => { old.removeEventListener('message', this.onStreamMessage) }, { once: true })
+      this.written = 0
+    }
+    const timed = timedSignal(HANDOVER_CLOSE_TIMEOUT, this.host.signal)
+    try {
+      await old.close({ signal: timed.signal })
+    } catch (err: any) {
+      old.abort(err)
+    } finally {
+      timed.clear()
+    }
+  }
+
+  private readAcks (evt: Event & { data: Uint8Array }): void {
+    try {
+      this.ackDecoder?.push(evt.data, (payload) => {
+        let seq = 0
+        let shift = 0
+        for (let i = 0; i < payload.byteLength; i++) {
+          seq += (payload[i] & 0x7f) * 2 ** shift
+          shift += 7
+        }
+        this.ack(seq)
+      })
+    } catch (err: any) {
+      (evt.target as Stream).abort(err)
+    }
+  }
+
+  private streamClosed (stream: Stream, error?: Error): void {
+    if (stream !== this.stream) {
+      return
+    }
+    this.detach()
+    if (this.opts.confirmed) {
+      this.written = 0
+    }
+    if (this.stopped) {
+      return
+    }
+    if (error != null) {
+      this.failed(error)
+    } else if (this.unwritten > 0) {
+      this.kick()
+    }
+  }
+
+  private failed (err: Error): void {
+    const stream = this.stream
+    this.detach()
+    if (stream != null && stream.status === 'open') {
+      stream.abort(err)
+    }
+    if (this.opts.confirmed) {
+      this.written = 0
+    }
+    this.scheduleRetry(err.name === 'StreamOpenError' ? err : new StreamResetError(`Stream ${this.opts.protocol} to ${this.peer.toString()} failed: ${err.message}`, { cause: err }))
+  }
+
+  private scheduleRetry (err: Error): void {
+    if (Date.now() - this.openedAt > STABLE_STREAM_MS && this.openedAt > 0) {
+      this.backoff.reset()
+    }
+    this.openedAt = 0
+    if (this.backoff.failures === 0) {
+      this.host.error(this, err)
+    }
+    if (this.unwritten === 0 && this.written === 0) {
+      return
+    }
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.kick()
+    }, this.backoff.next())
+    if (this.expiryTimer == null && Number.isFinite(this.opts.queueTtl)) {
+      this.expiryTimer = setTimeout(() => {
+        this.expiryTimer = undefined
+        if (this.stream == null) {
+          clearTimeout(this.retryTimer)
+          this.retryTimer = undefined
+          this.dropAll('expired', err)
+          this.backoff.reset()
+          this.armIdle()
+        }
+      }, this.opts.queueTtl)
+    }
+  }
+
+  private detach (): void {
+    const stream = this.stream
+    if (stream != null) {
+      stream.removeEventListener('close', this.onStreamClose)
+      stream.removeEventListener('message', this.onStreamMessage)
+    }
+    this.stream = undefined
+    this.conn = undefined
+  }
+
+  private armIdle (): void {
+    if (this.stopped || this.running) {
+      return
+    }
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined
+      if (this.running || this.queue.length > 0) {
+        return
+      }
+      const stream = this.stream
+      this.detach()
+      this.queue.releaseSlab()
+      if (stream != null) {
+        stream.close().catch((err: Error) => { stream.abort(err) })
+      }
+      if (this.retryTimer == null) {
+        this.host.idle(this)
+      }
+    }, this.opts.idleTimeout)
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A per-peer handle: send to, receive from and watch one peer. While a handle
+ * is open, that peer's messages on its channel go to the handle instead of the
+ * channel-wide receive.
+ */
+import { TypedEventEmitter } from 'main-event'
+import { Inbox } from './inbox.js'
+import type { ConnectionKind } from './connections.js'
+import type { PeerEvents } from './events.js'
+import type { Received } from './inbox.js'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+
+export interface Peer<T> extends AsyncIterable<Received<T>> {
+  readonly id: PeerId
+  /** Queue a message to this peer; see `Channel.send`. */
+  send(message: T): number
+  /** The next message from this peer. */
+  receive(options?: AbortOptions): Promise<Received<T>>
+  /** True while the peer has a usable connection and speaks the protocol. */
+  readonly connected: boolean
+  /** How the peer is reached now: `'direct'`, `'relayed'`, or undefined when not connected. */
+  readonly connection: ConnectionKind | undefined
+  /** Messages queued to this peer and not yet sent (confirmed mode: not yet acknowledged). */
+  readonly pending: number
+  /** Release the handle: this peer's messages go back to the channel-wide receive. */
+  close(): void
+  addEventListener: TypedEventEmitter<PeerEvents>['addEventListener']
+  removeEventListener: TypedEventEmitter<PeerEvents>['removeEventListener']
+}
+
+/** What a handle needs from its channel. */
+export interface PeerHandleHost<T> {
+  send(peer: PeerId, message: T): number
+  isMember(peer: PeerId): boolean
+  connectionKind(peer: PeerId): ConnectionKind | undefined
+  pending(peer: PeerId): number
+  release(handle: PeerHandle<T>): void
+}
+
+export class PeerHandle<T> extends TypedEventEmitter<PeerEvents> implements Peer<T> {
+  readonly id: PeerId
+  readonly inbox = new Inbox<T>()
+  private readonly host: PeerHandleHost<T>
+
+  constructor (id: PeerId, host: PeerHandleHost<T>) {
+    super()
+    this.id = id
+    this.host = host
+  }
+
+  send (message: T): number {
+    return this.host.send(this.id, message)
+  }
+
+  async receive (options?: AbortOptions): Promise<Received<T>> {
+    return this.inbox.receive(options)
+  }
+
+  [Symbol.asyncIterator] (): AsyncIterator<Received<T>> {
+    return this.inbox[Symbol.asyncIterator]()
+  }
+
+  get connected (): boolean {
+    return this.host.isMember(this.id)
+  }
+
+  get connection (): ConnectionKind | undefined {
+    return this.host.connectionKind(this.id)
+  }
+
+  get pending (): number {
+    return this.host.pending(this.id)
+  }
+
+  close (): void {
+    this.host.release(this)
+  }
+}
