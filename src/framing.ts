@@ -77,6 +77,10 @@ export class FrameDecoder {
   }
 
   private pushChunk (chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    if (chunk.constructor !== Uint8Array) {
+      // Node's Buffer: hand out plain Uint8Array views everywhere
+      chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    }
     let pos = 0
     const end = chunk.byteLength
     while (pos < end) {

@@ -52,6 +52,8 @@ export interface InboundHost<T> {
 }
 
 const HELLO_LENGTH = 9
+/** yamux's largest stream receive window. */
+const MAX_STREAM_WINDOW = 16 * 1024 * 1024
 
 class StreamReader<T> {
   readonly stream: Stream
@@ -100,6 +102,10 @@ class StreamReader<T> {
     if (error == null && this.decoder.midFrame) {
       this.lane.reject(this, new TruncatedFrameError('Stream ended in the middle of a frame'))
       return
+    }
+    if (error?.name === 'StreamBufferError') {
+      // the sender ignored our pause past the read buffer limit (transports without flow control)
+      this.lane.overflowed(new InboundOverflowError(error.message))
     }
     this.lane.streamEnded(this)
   }
@@ -151,6 +157,9 @@ export class InboundLane<T> implements InboxSource {
       // nothing flows back in the default mode: close our writable end now
       stream.close().catch(() => {})
     }
+    // a paused stream buffers what the sender already had in flight: allow a
+    // full yamux window (16 MiB) beyond the largest message before libp2p resets it
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_STREAM_WINDOW + this.opts.maxMessageSize * 2)
     const reader = new StreamReader(stream, this, this.opts.maxMessageSize + (this.opts.confirmed ? 8 : 0))
     this.readers.push(reader)
     if (this.readers.length > 1 || this.full) {
@@ -212,6 +221,10 @@ export class InboundLane<T> implements InboxSource {
     if (this.readers.length === 0 && this.buffered === 0) {
       this.host.idle(this)
     }
+  }
+
+  overflowed (err: Error): void {
+    this.host.error(this, err)
   }
 
   /** Bad input: reset the stream, report, move on. */

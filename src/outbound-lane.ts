@@ -355,8 +355,9 @@ export class OutboundLane {
           await this.ackWaiter.promise
           continue
         }
-        if (!this.writeBatch(stream)) {
-          await stream.onDrain({ signal: this.host.signal })
+        this.writeBatch(stream)
+        if (stream.writableNeedsDrain || stream.writeBufferLength > this.opts.maxBatchBytes) {
+          await writable(stream, this.opts.maxBatchBytes, this.host.signal)
         }
       }
     } catch (err: any) {
@@ -378,8 +379,8 @@ export class OutboundLane {
     }
   }
 
-  /** Hand one batch to the stream. Returns false when the stream wants a drain first. */
-  private writeBatch (stream: Stream): boolean {
+  /** Hand one batch to the stream. */
+  private writeBatch (stream: Stream): void {
     const queue = this.queue
     const from = this.written
     let to = from
@@ -395,9 +396,8 @@ export class OutboundLane {
     const runs = this.runs
     runs.length = 0
     queue.runs(from, to, runs)
-    let ready = true
     for (let i = 0; i < runs.length; i++) {
-      ready = stream.send(runs[i])
+      stream.send(runs[i])
     }
     runs.length = 0
     const first = queue.firstSeq + from
@@ -411,7 +411,6 @@ export class OutboundLane {
       this.host.budget.bytes -= bytes
     }
     this.host.sent(this, first, last)
-    return ready
   }
 
   private async open (): Promise<Stream | undefined> {
@@ -587,5 +586,38 @@ export class OutboundLane {
         this.host.idle(this)
       }
     }, this.opts.idleTimeout)
+  }
+}
+
+/**
+ * Wait until `stream` has room: not asking for a drain, and at most `limit`
+ * bytes in its own write buffer.
+ *
+ * Not `stream.onDrain()`: in @libp2p/utils 7.4.1 it keeps returning the first,
+ * already resolved promise after the first drain, so it never waits again, and
+ * yamux emits 'drain' on any window update, however small. Trusting either lets
+ * the stream's write buffer grow without bound.
+ */
+async function writable (stream: Stream, limit: number, signal: AbortSignal): Promise<void> {
+  while (stream.writableNeedsDrain || stream.writeBufferLength > limit) {
+    signal.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        stream.removeEventListener('drain', done)
+        stream.removeEventListener('idle', done)
+        stream.removeEventListener('close', closed)
+        signal.removeEventListener('abort', aborted)
+      }
+      const ok = (): void => { done(); resolve() }
+      const closed = (evt: Event): void => { done(); reject((evt as Event & { error?: Error }).error ?? new StreamResetError('Stream closed while waiting to write')) }
+      const aborted = (): void => { done(); reject(signal.reason) }
+      stream.addEventListener('drain', ok)
+      stream.addEventListener('idle', ok)
+      stream.addEventListener('close', closed)
+      signal.addEventListener('abort', aborted)
+    })
+    if (stream.status !== 'open') {
+      throw new StreamResetError('Stream closed while waiting to write')
+    }
   }
 }
