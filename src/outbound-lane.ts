@@ -201,7 +201,12 @@ export class OutboundLane {
     if (this.stream != null) {
       if (this.conn != null && connectionRank(conn) > connectionRank(this.conn)) {
         this.migrate = true
-        this.kick()
+        if (this.running || this.unwritten > 0) {
+          this.kick()
+        } else {
+          // idle: let the old stream go now; the next message opens on the better connection
+          void this.handover(this.stream).then(() => { this.kick() })
+        }
       }
       return
     }
