@@ -15,7 +15,7 @@ import { MessageTooLargeError, MessengerStoppedError } from './errors.js'
 import { frame } from './framing.js'
 import { InboundLane } from './inbound-lane.js'
 import { Inbox } from './inbox.js'
-import { OutboundLane } from './outbound-lane.js'
+import { LARGE_PAYLOAD, OutboundLane } from './outbound-lane.js'
 import { PeerHandle } from './peer.js'
 import type { Codec } from './codec.js'
 import type { ConnectionKind } from './connections.js'
@@ -74,7 +74,7 @@ export interface ChannelOptions {
   queueTtl?: number
   /** Close an outbound stream after this long without messages. @default 60 s */
   idleTimeout?: number
-  /** Bytes per `stream.send()` batch. @default 64 KiB */
+  /** Bytes per `stream.send()` batch. @default 256 KiB */
   maxBatchBytes?: number
   /** Received messages buffered per peer before that peer's streams pause. @default 1_000 */
   maxInboundMessages?: number
@@ -275,7 +275,8 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       if (length > this.maxMessageSize) {
         throw new MessageTooLargeError(length, this.maxMessageSize)
       }
-      seq = lane.enqueue(message, this.codec, length)
+      // large messages are encoded on their own and queued by reference
+      seq = lane.enqueue(message, this.codec, length, length > LARGE_PAYLOAD ? this.codec.encode(message) : undefined)
     } else {
       const encoded = this.codec.encode(message)
       if (encoded.byteLength > this.maxMessageSize) {

@@ -23,8 +23,9 @@ export interface Codec<T> {
 }
 
 /**
- * Bytes as they are. Zero-copy on receive: the decoded value is a view of the
- * received data.
+ * Bytes as they are. Zero-copy both ways: a message over 4 KiB is queued by
+ * reference (do not modify it after `send()`), and a received message is a
+ * view of the received data.
  */
 export function bytes (): Codec<Uint8Array> {
   return BYTES

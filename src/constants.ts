@@ -35,9 +35,9 @@ export const DEFAULT_MAX_TOTAL_QUEUED_BYTES = 64 * 1024 * 1024
  * Bytes handed to a stream in one `send()` call (many frames per call is where
  * the speed is; one large frame is never split by us).
  *
- * @default 64 KiB
+ * @default 256 KiB
  */
-export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024
+export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024
 
 /**
  * Size of the buffers small messages are encoded into, back to back, so a batch

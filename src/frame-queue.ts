@@ -11,7 +11,12 @@
 import { SLAB_SIZE } from './constants.js'
 
 export class FrameQueue {
-  private items: Array<Uint8Array | undefined>
+  // each frame is bufs[i][starts[i] .. ends[i]): no view object per frame
+  private bufs: Array<Uint8Array | undefined>
+  /** For a large frame kept by reference: its prefix, in its own small buffer. */
+  private heads: Array<Uint8Array | undefined>
+  private starts: number[]
+  private ends: number[]
   private mask: number
   private head = 0
   /** Number of frames held. */
@@ -20,12 +25,18 @@ export class FrameQueue {
   bytes = 0
   /** Sequence number of the oldest frame held (of the next one pushed, when empty). */
   firstSeq: number
+  /** Where in the buffer returned by the last `reserve()` the frame starts. */
+  reservedAt = 0
 
   private slab?: Uint8Array
   private slabPos = 0
+  private reservedBuf?: Uint8Array
 
   constructor (firstSeq = 1, capacity = 16) {
-    this.items = new Array(capacity)
+    this.bufs = new Array(capacity)
+    this.heads = new Array(capacity)
+    this.starts = new Array(capacity).fill(0)
+    this.ends = new Array(capacity).fill(0)
     this.mask = capacity - 1
     this.firstSeq = firstSeq
   }
@@ -36,75 +47,96 @@ export class FrameQueue {
   }
 
   /**
-   * Reserve `size` contiguous bytes for a frame; write it, then `push` the
-   * returned view. Small frames share a slab; a large one gets its own buffer.
+   * Reserve `size` contiguous bytes for the next frame: write the frame into
+   * the returned buffer at `reservedAt`, then call `commit(size)`. Small frames
+   * share a slab; a large one gets its own buffer.
    */
   reserve (size: number): Uint8Array {
     if (size > SLAB_SIZE / 4) {
-      return new Uint8Array(size)
+      this.reservedBuf = new Uint8Array(size)
+      this.reservedAt = 0
+      return this.reservedBuf
     }
     if (this.slab == null || this.slabPos + size > this.slab.byteLength) {
       this.slab = new Uint8Array(SLAB_SIZE)
       this.slabPos = 0
     }
-    const view = this.slab.subarray(this.slabPos, this.slabPos + size)
+    this.reservedBuf = this.slab
+    this.reservedAt = this.slabPos
     this.slabPos += size
-    return view
+    return this.slab
   }
 
-  /** Forget the current slab (frames already pushed keep their views). */
+  /** Append the frame written into the last reservation; returns its sequence number. */
+  commit (size: number): number {
+    return this.append(this.reservedBuf as Uint8Array, this.reservedAt, this.reservedAt + size)
+  }
+
+  /** Forget the current slab (frames already queued keep their bytes). */
   releaseSlab (): void {
     this.slab = undefined
     this.slabPos = 0
+    this.reservedBuf = undefined
   }
 
-  /** Append a frame; returns its sequence number. */
+  /** Append a whole frame; returns its sequence number. */
   push (frame: Uint8Array): number {
-    if (this.length === this.items.length) {
-      this.grow()
-    }
-    this.items[(this.head + this.length) & this.mask] = frame
-    this.length++
-    this.bytes += frame.byteLength
-    return this.firstSeq + this.length - 1
+    return this.append(frame, 0, frame.byteLength)
   }
 
-  /** The i-th frame from the front. */
+  /**
+   * Append a frame made of a prefix and a payload kept by reference (large
+   * payloads are not copied); returns its sequence number.
+   */
+  pushParts (head: Uint8Array, payload: Uint8Array): number {
+    const seq = this.append(payload, 0, payload.byteLength)
+    this.heads[(this.head + this.length - 1) & this.mask] = head
+    this.bytes += head.byteLength
+    return seq
+  }
+
+  /** Byte length of the i-th frame from the front. */
+  sizeAt (i: number): number {
+    const idx = (this.head + i) & this.mask
+    return this.ends[idx] - this.starts[idx] + (this.heads[idx]?.byteLength ?? 0)
+  }
+
+  /** The i-th frame from the front (a new view: not for the hot path). */
   at (i: number): Uint8Array {
-    return this.items[(this.head + i) & this.mask] as Uint8Array
+    const idx = (this.head + i) & this.mask
+    const body = (this.bufs[idx] as Uint8Array).subarray(this.starts[idx], this.ends[idx])
+    const head = this.heads[idx]
+    if (head == null) {
+      return body
+    }
+    const out = new Uint8Array(head.byteLength + body.byteLength)
+    out.set(head, 0)
+    out.set(body, head.byteLength)
+    return out
   }
 
-  /** Remove the oldest frame. */
-  shift (): Uint8Array | undefined {
+  /** Remove the oldest frame; returns its byte length (0 when empty). */
+  shift (): number {
     if (this.length === 0) {
-      return undefined
+      return 0
     }
-    const frame = this.items[this.head] as Uint8Array
-    this.items[this.head] = undefined
+    const size = this.ends[this.head] - this.starts[this.head] + (this.heads[this.head]?.byteLength ?? 0)
+    this.bufs[this.head] = undefined
+    this.heads[this.head] = undefined
     this.head = (this.head + 1) & this.mask
     this.length--
-    this.bytes -= frame.byteLength
+    this.bytes -= size
     this.firstSeq++
-    return frame
-  }
-
-  /** Remove the newest frame (the sequence number is not reused). */
-  pop (): Uint8Array | undefined {
-    if (this.length === 0) {
-      return undefined
-    }
-    const idx = (this.head + this.length - 1) & this.mask
-    const frame = this.items[idx] as Uint8Array
-    this.items[idx] = undefined
-    this.length--
-    this.bytes -= frame.byteLength
-    return frame
+    return size
   }
 
   /** Drop every frame; sequence numbers continue after the last one. */
   clear (): void {
     this.firstSeq += this.length
-    this.items = new Array(16)
+    this.bufs = new Array(16)
+    this.heads = new Array(16)
+    this.starts = new Array(16).fill(0)
+    this.ends = new Array(16).fill(0)
     this.mask = 15
     this.head = 0
     this.length = 0
@@ -117,35 +149,71 @@ export class FrameQueue {
    * adjacent frames of one slab become one view.
    */
   runs (from: number, to: number, out: Uint8Array[]): void {
-    let start: Uint8Array | undefined
+    let buf: Uint8Array | undefined
+    let runStart = 0
     let runEnd = 0
-    let runLength = 0
     for (let i = from; i < to; i++) {
-      const f = this.at(i)
-      if (start != null && f.buffer === start.buffer && f.byteOffset === runEnd) {
-        runEnd += f.byteLength
-        runLength += f.byteLength
+      const idx = (this.head + i) & this.mask
+      const b = this.bufs[idx] as Uint8Array
+      const start = this.starts[idx]
+      const head = this.heads[idx]
+      if (head != null) {
+        if (buf != null) {
+          out.push(runStart === 0 && runEnd === buf.byteLength ? buf : buf.subarray(runStart, runEnd))
+        }
+        out.push(head)
+        buf = b
+        runStart = start
+        runEnd = this.ends[idx]
         continue
       }
-      if (start != null) {
-        out.push(runLength === start.byteLength ? start : new Uint8Array(start.buffer, start.byteOffset, runLength))
+      if (b === buf && start === runEnd) {
+        runEnd = this.ends[idx]
+        continue
       }
-      start = f
-      runEnd = f.byteOffset + f.byteLength
-      runLength = f.byteLength
+      if (buf != null) {
+        out.push(runStart === 0 && runEnd === buf.byteLength ? buf : buf.subarray(runStart, runEnd))
+      }
+      buf = b
+      runStart = start
+      runEnd = this.ends[idx]
     }
-    if (start != null) {
-      out.push(runLength === start.byteLength ? start : new Uint8Array(start.buffer, start.byteOffset, runLength))
+    if (buf != null) {
+      out.push(runStart === 0 && runEnd === buf.byteLength ? buf : buf.subarray(runStart, runEnd))
     }
   }
 
-  private grow (): void {
-    const items = new Array<Uint8Array | undefined>(this.items.length * 2)
-    for (let i = 0; i < this.length; i++) {
-      items[i] = this.items[(this.head + i) & this.mask]
+  private append (buf: Uint8Array, start: number, end: number): number {
+    if (this.length === this.bufs.length) {
+      this.grow()
     }
-    this.items = items
-    this.mask = items.length - 1
+    const idx = (this.head + this.length) & this.mask
+    this.bufs[idx] = buf
+    this.starts[idx] = start
+    this.ends[idx] = end
+    this.length++
+    this.bytes += end - start
+    return this.firstSeq + this.length - 1
+  }
+
+  private grow (): void {
+    const cap = this.bufs.length * 2
+    const bufs = new Array<Uint8Array | undefined>(cap)
+    const heads = new Array<Uint8Array | undefined>(cap)
+    const starts = new Array<number>(cap).fill(0)
+    const ends = new Array<number>(cap).fill(0)
+    for (let i = 0; i < this.length; i++) {
+      const idx = (this.head + i) & this.mask
+      bufs[i] = this.bufs[idx]
+      heads[i] = this.heads[idx]
+      starts[i] = this.starts[idx]
+      ends[i] = this.ends[idx]
+    }
+    this.bufs = bufs
+    this.heads = heads
+    this.starts = starts
+    this.ends = ends
+    this.mask = cap - 1
     this.head = 0
   }
 }

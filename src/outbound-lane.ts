@@ -18,6 +18,7 @@ import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetErro
 import { FrameDecoder, varintLength, writeVarint } from './framing.js'
 import { FrameQueue } from './frame-queue.js'
 import { timedSignal } from './signals.js'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from './codec.js'
 import type { Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
 
@@ -74,10 +75,17 @@ export interface LaneHost {
   drained(lane: OutboundLane): void
 }
 
+/** Payloads larger than this are queued by reference rather than copied. */
+export const LARGE_PAYLOAD = 4096
 /** Confirmed mode: the control frame (sequence 0) that starts every stream. */
 const HELLO_SEQ = 0
 /** A stream that stayed up this long counts as a success for backoff purposes. */
 const STABLE_STREAM_MS = 2_000
+/**
+ * Bytes a stream may hold in its own write buffer before the lane stops adding
+ * more (yamux signals 'drain' on every window update, however small).
+ */
+const STREAM_HIGH_WATER = 1024 * 1024
 /** Longest a graceful close of a replaced stream may take before it is aborted. */
 const HANDOVER_CLOSE_TIMEOUT = 5_000
 
@@ -151,17 +159,30 @@ export class OutboundLane {
     if (!this.admit(size)) {
       return -1
     }
-    const frame = this.queue.reserve(size)
-    let offset = writeVarint(body, frame, 0)
-    if (this.opts.confirmed) {
-      offset = writeVarint(seq, frame, offset)
-    }
-    if (encoded != null) {
-      frame.set(encoded, offset)
+    if (encoded != null && length > LARGE_PAYLOAD) {
+      // a large payload goes by reference: only its prefix is new
+      const head = new Uint8Array(size - length)
+      const offset = writeVarint(body, head, 0)
+      if (this.opts.confirmed) {
+        writeVarint(seq, head, offset)
+      }
+      this.queue.pushParts(head, encoded)
     } else {
-      (codec.encodeInto as NonNullable<Codec<T>['encodeInto']>)(value, frame, offset)
+      const buf = this.queue.reserve(size)
+      let offset = writeVarint(body, buf, this.queue.reservedAt)
+      if (this.opts.confirmed) {
+        offset = writeVarint(seq, buf, offset)
+      }
+      if (encoded != null) {
+        buf.set(encoded, offset)
+      } else {
+        (codec.encodeInto as NonNullable<Codec<T>['encodeInto']>)(value, buf, offset)
+      }
+      this.queue.commit(size)
     }
-    return this.commit(frame)
+    this.host.budget.bytes += size
+    this.kick()
+    return seq
   }
 
   /** Queue an already framed message (default mode: one frame shared by many lanes). */
@@ -224,8 +245,7 @@ export class OutboundLane {
     const first = this.queue.firstSeq
     let count = 0
     while (this.queue.length > 0 && this.queue.firstSeq <= seq) {
-      const frame = this.queue.shift() as Uint8Array
-      this.host.budget.bytes -= frame.byteLength
+      this.host.budget.bytes -= this.queue.shift()
       if (this.written > 0) {
         this.written--
       }
@@ -295,31 +315,32 @@ export class OutboundLane {
     queueMicrotask(() => { void this.run() })
   }
 
-  private admit (size: number): boolean {
+  private full (size: number): boolean {
     const budget = this.host.budget
-    const full = (): boolean =>
-      this.queue.length >= this.opts.maxQueuedMessages ||
+    return this.queue.length >= this.opts.maxQueuedMessages ||
       this.queue.bytes + size > this.opts.maxQueuedBytes ||
       budget.bytes + size > budget.max
-    if (!full()) {
+  }
+
+  private admit (size: number): boolean {
+    if (!this.full(size)) {
       return true
     }
     if (this.opts.policy === 'error') {
       throw new QueueFullError(`Queue to ${this.peer.toString()} on ${this.opts.protocol} is full`)
     }
     if (this.opts.policy === 'drop-oldest') {
-      // evict unwritten frames from the front of the unwritten part
+      // evict unwritten frames from the front (only while nothing awaits an ack before them)
       let count = 0
       const first = this.queue.firstSeq + this.written
-      while (full() && this.unwritten > 0 && this.written === 0) {
-        const frame = this.queue.shift() as Uint8Array
-        budget.bytes -= frame.byteLength
+      while (this.full(size) && this.unwritten > 0 && this.written === 0) {
+        this.host.budget.bytes -= this.queue.shift()
         count++
       }
       if (count > 0) {
         this.host.dropped(this, first, first + count - 1, count, 'queue-full')
       }
-      if (!full()) {
+      if (!this.full(size)) {
         return true
       }
     }
@@ -361,8 +382,8 @@ export class OutboundLane {
           continue
         }
         this.writeBatch(stream)
-        if (stream.writableNeedsDrain || stream.writeBufferLength > this.opts.maxBatchBytes) {
-          await writable(stream, this.opts.maxBatchBytes, this.host.signal)
+        if (stream.writableNeedsDrain || stream.writeBufferLength > STREAM_HIGH_WATER) {
+          await writable(stream, STREAM_HIGH_WATER, this.host.signal)
         }
       }
     } catch (err: any) {
@@ -391,7 +412,7 @@ export class OutboundLane {
     let to = from
     let bytes = 0
     while (to < queue.length) {
-      const size = queue.at(to).byteLength
+      const size = queue.sizeAt(to)
       if (bytes > 0 && bytes + size > this.opts.maxBatchBytes) {
         break
       }
@@ -401,9 +422,9 @@ export class OutboundLane {
     const runs = this.runs
     runs.length = 0
     queue.runs(from, to, runs)
-    for (let i = 0; i < runs.length; i++) {
-      stream.send(runs[i])
-    }
+    // one send() per batch: the stream cuts it into transport-sized chunks
+    // without leaving a tiny chunk at every frame boundary
+    stream.send(runs.length === 1 ? runs[0] : new Uint8ArrayList(...runs))
     runs.length = 0
     const first = queue.firstSeq + from
     const last = queue.firstSeq + to - 1
@@ -604,7 +625,10 @@ export class OutboundLane {
  * the stream's write buffer grow without bound.
  */
 async function writable (stream: Stream, limit: number, signal: AbortSignal): Promise<void> {
-  while (stream.writableNeedsDrain || stream.writeBufferLength > limit) {
+  // one drain is enough while the buffer is small; past `limit`, wait for it to shrink
+  let drained = false
+  while ((stream.writableNeedsDrain && !drained) || stream.writeBufferLength > limit) {
+    drained = true
     signal.throwIfAborted()
     await new Promise<void>((resolve, reject) => {
       const done = (): void => {

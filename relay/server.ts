@@ -1,0 +1,763 @@
+/**
+ * @packageDocumentation
+ *
+ * The libp2p-messenger relay: a js-libp2p node that browsers reach over
+ * WebSockets, that gives them circuit relay v2 reservations (so they get a
+ * `/p2p-circuit` address and can reach each other, and upgrade to WebRTC),
+ * and that forwards their room discovery messages (gossipsub) so peers in the
+ * same room find each other.
+ *
+ * @example
+ *
+ * ```ts
+ * import '../src/polyfill.js'
+ * import { createRelay } from './server.js'
+ *
+ * const relay = await createRelay({ port: 0, keyFile: '.relay/relay-key' })
+ * console.log(relay.multiaddrs.map(String))
+ * await relay.stop()
+ * ```
+ */
+import '../src/polyfill.js'
+import './node-websocket.js'
+import { createServer } from 'node:http'
+import { BlockList, isIPv4, isIPv6 } from 'node:net'
+import { readFile } from 'node:fs/promises'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayServer, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { getNetConfig, RateLimiter } from '@libp2p/utils'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { loadOrCreateKey } from './identity.js'
+import { PeerLinks } from './peer-links.js'
+import { RoomFollower } from './room-follower.js'
+import { MAX_ROOM_TOPIC_LENGTH } from '../src/rooms.js'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, MultiaddrConnection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+const second = 1000
+const minute = 60 * second
+const hour = 60 * minute
+
+/**
+ * Interface to listen on.
+ *
+ * @default '127.0.0.1'
+ */
+export const DEFAULT_HOST = '127.0.0.1'
+
+/**
+ * TCP port of the WebSocket listener.
+ *
+ * @default 9090
+ */
+export const DEFAULT_PORT = 9090
+
+/**
+ * Reservations the relay holds at once. A reservation is what gives a browser
+ * its `/p2p-circuit` address; one peer holds at most one (the store is keyed
+ * by PeerId, a second request refreshes the first).
+ *
+ * @default 2048
+ */
+export const DEFAULT_MAX_RESERVATIONS = 2048
+
+/**
+ * How long a reservation lives unless refreshed, in ms. Clients refresh five
+ * minutes before expiry; a long TTL keeps that traffic negligible. Capacity is
+ * not held by gone peers: the relay drops a peer's reservation as soon as its
+ * last connection closes (the library itself would keep it until expiry).
+ * Must stay below 2^31 ms (Node's timer limit).
+ *
+ * @default 43200000 (12 hours)
+ */
+export const DEFAULT_RESERVATION_TTL = 12 * hour
+
+/**
+ * Longest life of one relayed connection, in ms. Relayed connections carry
+ * WebRTC signalling and, when WebRTC fails, the chat itself, so the limit is
+ * far above the library default (2 minutes) but still bounds how long a peer
+ * can use the relay as a free proxy. When it is hit the relay resets the
+ * circuit and the client dials again. 0 means no time limit.
+ *
+ * @default 3600000 (1 hour)
+ */
+export const DEFAULT_RELAYED_CONNECTION_DURATION = hour
+
+/**
+ * Most bytes (both directions together) one relayed connection may carry
+ * before the relay resets it. The library default is 128 KiB. 0 means no data
+ * limit. With both this and the duration at 0 relayed connections are not
+ * limited at all (`applyDefaultLimit: false`) and clients see them as
+ * ordinary, unlimited connections.
+ *
+ * @default 67108864 (64 MiB)
+ */
+export const DEFAULT_RELAYED_CONNECTION_DATA = 64 * 1024 * 1024
+
+/**
+ * Relayed connections one peer may have open *through* the relay at once
+ * (inbound hop streams per connection; each open circuit keeps its hop stream).
+ * The library default is 32 (the registrar default).
+ *
+ * @default 256
+ */
+export const DEFAULT_MAX_CIRCUITS_PER_PEER = 256
+
+/**
+ * Total connections (browsers and linked relays). Relayed connections do not
+ * count: at the relay they are streams. The library default is 300.
+ *
+ * @default 4096
+ */
+export const DEFAULT_MAX_CONNECTIONS = 4096
+
+/**
+ * Open connections from one IP address, so one host cannot take all of
+ * `maxConnections`. Addresses in `allow` (by default loopback, where a local
+ * reverse proxy would connect from) are exempt. 0 means no per-address limit.
+ *
+ * @default 128
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 128
+
+/**
+ * New inbound connections accepted per second from one IP address. libp2p's
+ * own `inboundConnectionThreshold` (default 5) does the same but can only
+ * exempt addresses through its `allow` list, which also lifts `maxConnections`
+ * and pruning for them; so the relay applies this rate itself, in its
+ * connection gater, and exempts the `allow` networks from the rate only.
+ *
+ * @default 10
+ */
+export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 10
+
+/**
+ * Inbound connections in their handshake (noise + yamux) at once, from all
+ * hosts together (libp2p `maxIncomingPendingConnections`; the library default
+ * is 10, which a thousand browsers reconnecting after a relay restart would
+ * queue behind).
+ *
+ * @default 256
+ */
+export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 256
+
+/**
+ * Networks exempt from the per-address limits (CIDR notation); they still
+ * count towards `maxConnections`. Loopback, because behind a local reverse
+ * proxy every client connects from there.
+ *
+ * @default ['127.0.0.0/8', '::1/128']
+ */
+export const DEFAULT_ALLOW = ['127.0.0.0/8', '::1/128']
+
+/**
+ * Rooms the relay follows at once (see `RoomFollower`). Keep it below about
+ * 800: every client hears of every room the relay follows, and a client's
+ * gossipsub ignores a peer's subscriptions beyond its `maxTopicBytesPerPeer`
+ * budget (default 1 MiB at ~1.2 KiB per room topic), after which it would no
+ * longer see the relay in its own room.
+ *
+ * @default 512
+ */
+export const DEFAULT_MAX_ROOMS = 512
+
+/**
+ * Room topics one peer may subscribe to at the relay; further subscriptions
+ * from that peer are ignored (gossipsub `maxTopicBytesPerPeer`).
+ *
+ * @default 32
+ */
+export const DEFAULT_MAX_ROOMS_PER_PEER = 32
+
+/**
+ * Peers of one room the relay forwards each message to directly (the gossipsub
+ * mesh degree: D = Dlo = Dhi). Members beyond it still get messages, later,
+ * through gossip.
+ *
+ * @default 1024
+ */
+export const DEFAULT_ROOM_MESH_SIZE = 1024
+
+/**
+ * Gossipsub heartbeat, in ms. A peer that joins a room becomes a mesh member
+ * at once when the relay already has a stream to it, otherwise at the next
+ * heartbeat; until then the relay does not forward that room's messages to it.
+ * The library default is 1000.
+ *
+ * @default 250
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL = 250
+
+/**
+ * Largest gossipsub RPC accepted from a peer, in bytes.
+ *
+ * @default 1048576 (1 MiB)
+ */
+export const DEFAULT_MAX_PUBSUB_MESSAGE_SIZE = 1024 * 1024
+
+/**
+ * Pubsub data queued for one slow peer before the relay drops its gossipsub
+ * stream (gossipsub `maxOutboundBufferSize`; unbounded by default).
+ *
+ * @default 8388608 (8 MiB)
+ */
+export const DEFAULT_MAX_PUBSUB_BUFFER = 8 * 1024 * 1024
+
+/** gossipsub charges each subscribed topic its length plus this (GossipsubTopicEntryOverhead) */
+const TOPIC_ENTRY_OVERHEAD = 1024
+/** AbortSignal.timeout() and setTimeout() accept at most this many ms */
+const MAX_TIMER = 2 ** 31 - 1
+const MAX_UINT64 = 2n ** 64n - 1n
+
+/** TLS material for secure WebSockets. PEM strings or buffers. */
+export interface RelayTlsOptions {
+  cert: string | Buffer
+  key: string | Buffer
+}
+
+/** Options of {@link createRelay}. Every field is optional. */
+export interface RelayOptions {
+  /**
+   * IP address to listen on (IPv4 or IPv6).
+   *
+   * @default '127.0.0.1'
+   */
+  host?: string
+
+  /**
+   * TCP port; 0 picks a free one.
+   *
+   * @default 9090
+   */
+  port?: number
+
+  /**
+   * The relay's identity. Wins over `keyFile`.
+   */
+  privateKey?: PrivateKey
+
+  /**
+   * File holding the relay's Ed25519 key; created (mode 0600) when missing.
+   * Without this and without `privateKey` the relay gets a new identity on
+   * every start.
+   */
+  keyFile?: string
+
+  /**
+   * Multiaddrs to announce instead of the listen addresses, e.g.
+   * `/dns4/relay.example.com/tcp/443/wss` behind a proxy.
+   */
+  announce?: string[]
+
+  /**
+   * Serve secure WebSockets (`/tls/ws`) instead of plain `/ws`.
+   */
+  tls?: RelayTlsOptions
+
+  /**
+   * Circuit relay reservations held at once ({@link DEFAULT_MAX_RESERVATIONS}).
+   *
+   * @default 2048
+   */
+  maxReservations?: number
+
+  /**
+   * Reservation lifetime in ms ({@link DEFAULT_RESERVATION_TTL}).
+   *
+   * @default 43200000
+   */
+  reservationTtl?: number
+
+  /**
+   * Time limit of one relayed connection in ms; 0 for none
+   * ({@link DEFAULT_RELAYED_CONNECTION_DURATION}).
+   *
+   * @default 3600000
+   */
+  relayedConnectionDuration?: number
+
+  /**
+   * Data limit of one relayed connection in bytes; 0 for none
+   * ({@link DEFAULT_RELAYED_CONNECTION_DATA}).
+   *
+   * @default 67108864
+   */
+  relayedConnectionData?: number | bigint
+
+  /**
+   * Relayed connections one peer may have open through the relay at once, and
+   * to it (stop streams per connection).
+   *
+   * @default 256
+   */
+  maxCircuitsPerPeer?: number
+
+  /**
+   * Total connections ({@link DEFAULT_MAX_CONNECTIONS}).
+   *
+   * @default 4096
+   */
+  maxConnections?: number
+
+  /**
+   * Open connections from one IP address; 0 for no limit
+   * ({@link DEFAULT_MAX_CONNECTIONS_PER_IP}).
+   *
+   * @default 128
+   */
+  maxConnectionsPerIp?: number
+
+  /**
+   * New connections per second per IP address
+   * ({@link DEFAULT_INBOUND_CONNECTION_THRESHOLD}).
+   *
+   * @default 10
+   */
+  inboundConnectionThreshold?: number
+
+  /**
+   * Inbound handshakes in progress at once, all addresses together
+   * ({@link DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS}).
+   *
+   * @default 256
+   */
+  maxIncomingPendingConnections?: number
+
+  /**
+   * Networks (CIDR, or a single address) exempt from the per-address limits.
+   *
+   * @default ['127.0.0.0/8', '::1/128']
+   */
+  allow?: string[]
+
+  /**
+   * Multiaddrs of other relays to connect to and stay connected with, so that
+   * rooms span relays. Include `/p2p/<id>` so the relay knows the peer before
+   * it connects.
+   */
+  peers?: string[]
+
+  /**
+   * Rooms followed at once ({@link DEFAULT_MAX_ROOMS}).
+   *
+   * @default 512
+   */
+  maxRooms?: number
+
+  /**
+   * Room topics one peer may subscribe to ({@link DEFAULT_MAX_ROOMS_PER_PEER}).
+   *
+   * @default 32
+   */
+  maxRoomsPerPeer?: number
+
+  /**
+   * Room members a message is forwarded to directly
+   * ({@link DEFAULT_ROOM_MESH_SIZE}).
+   *
+   * @default 1024
+   */
+  roomMeshSize?: number
+
+  /**
+   * Gossipsub heartbeat in ms ({@link DEFAULT_HEARTBEAT_INTERVAL}).
+   *
+   * @default 250
+   */
+  heartbeatInterval?: number
+
+  /**
+   * Serve `GET /health` on this port (0 = any free port). No health server
+   * when unset.
+   */
+  healthPort?: number
+
+  /**
+   * Address of the health server.
+   *
+   * @default the relay's `host`
+   */
+  healthHost?: string
+
+  /**
+   * Where log lines go (start, stop, links to other relays). Silent by
+   * default; the CLI passes `console.log`.
+   */
+  log?: (line: string) => void
+}
+
+/** What `GET /health` returns (and {@link Relay.status}). */
+export interface RelayStatus {
+  ok: boolean
+  peerId: string
+  /** open connections (browsers and relays) */
+  connections: number
+  /** circuit relay reservations held */
+  reservations: number
+  /** room topics the relay follows */
+  topics: number
+  /** linked relays (`peers`) connected right now */
+  linkedRelays: number
+}
+
+export interface RelayServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  relay: CircuitRelayService
+  pubsub: GossipSub
+}
+
+export interface Relay {
+  /** the libp2p node */
+  node: Libp2p<RelayServices>
+  peerId: PeerId
+  /** the addresses clients dial, each ending in `/p2p/<peerId>` */
+  multiaddrs: Multiaddr[]
+  /** URL of the health endpoint, when `healthPort` was given */
+  healthUrl?: string
+  /** room topics followed right now */
+  rooms(): string[]
+  status(): RelayStatus
+  /** Stop everything. Safe to call more than once. */
+  stop(): Promise<void>
+}
+
+/**
+ * Start a relay. Resolves once it listens.
+ */
+export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
+  const log = options.log ?? (() => {})
+  const host = options.host ?? DEFAULT_HOST
+  const port = options.port ?? DEFAULT_PORT
+  if (!isIPv4(host) && !isIPv6(host)) {
+    throw new TypeError(`host must be an IP address, got ${host}`)
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`port must be an integer from 0 to 65535, got ${port}`)
+  }
+
+  let privateKey = options.privateKey
+  if (privateKey == null && options.keyFile != null) {
+    const loaded = await loadOrCreateKey(options.keyFile)
+    privateKey = loaded.privateKey
+    if (loaded.created) {
+      log(`relay created a new identity in ${options.keyFile}`)
+    }
+    if (loaded.warning != null) {
+      log(`relay warning: ${loaded.warning}`)
+    }
+  }
+  privateKey ??= await generateKeyPair('Ed25519')
+
+  const ipKind = isIPv6(host) ? 'ip6' : 'ip4'
+  const listen = `/${ipKind}/${host}/tcp/${port}/${options.tls != null ? 'wss' : 'ws'}`
+  const announce = (options.announce ?? []).map(a => multiaddr(a).toString())
+  const peerAddrs = (options.peers ?? []).map(a => multiaddr(a))
+
+  const allow = options.allow ?? DEFAULT_ALLOW
+  const allowList = toBlockList(allow)
+  const maxConnectionsPerIp = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP
+  const connectionRate = new RateLimiter({
+    points: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+    duration: 1
+  })
+  const maxCircuitsPerPeer = options.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER
+  const roomMeshSize = options.roomMeshSize ?? DEFAULT_ROOM_MESH_SIZE
+  const maxRoomsPerPeer = options.maxRoomsPerPeer ?? DEFAULT_MAX_ROOMS_PER_PEER
+
+  // inbound sockets admitted by the gater, by remote IP address
+  const admitted = new Map<string, Set<MultiaddrConnection>>()
+
+  const node = await createLibp2p({
+    privateKey,
+    addresses: {
+      listen: [listen],
+      announce
+    },
+    transports: [
+      webSockets(options.tls != null ? { https: { cert: options.tls.cert, key: options.tls.key } } : {})
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: {
+      // Node's default gater allows everything. Add per-address limits: a rate
+      // of new connections and a cap on open ones (libp2p has no per-address
+      // cap: maxIncomingPendingConnections is one global count). Runs after
+      // the connection manager accepted the socket, before the handshake.
+      denyInboundConnection: async (maConn) => {
+        const ip = ipOf(maConn.remoteAddr)
+        if (ip == null || isAllowed(allowList, ip)) {
+          return false
+        }
+        try {
+          connectionRate.consume(ip, 1)
+        } catch {
+          return true
+        }
+        if (maxConnectionsPerIp <= 0) {
+          return false
+        }
+        // count sockets still in their handshake too, or a burst of parallel
+        // connections from one address would all pass
+        let sockets = admitted.get(ip)
+        if (sockets == null) {
+          sockets = new Set()
+          admitted.set(ip, sockets)
+        }
+        for (const socket of sockets) {
+          if (socket.timeline.close != null) {
+            sockets.delete(socket)
+          }
+        }
+        if (sockets.size >= maxConnectionsPerIp) {
+          return true
+        }
+        const set = sockets
+        set.add(maConn)
+        maConn.addEventListener('close', () => {
+          set.delete(maConn)
+          if (set.size === 0 && admitted.get(ip) === set) {
+            admitted.delete(ip)
+          }
+        }, { once: true })
+        return false
+      }
+    },
+    connectionManager: {
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+      // the per-address rate is applied by the gater above instead (see
+      // DEFAULT_INBOUND_CONNECTION_THRESHOLD); this turns libp2p's off
+      inboundConnectionThreshold: Number.MAX_SAFE_INTEGER
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      relay: circuitRelayServer({
+        reservations: {
+          maxReservations: options.maxReservations ?? DEFAULT_MAX_RESERVATIONS,
+          reservationTtl: Math.min(options.reservationTtl ?? DEFAULT_RESERVATION_TTL, MAX_TIMER),
+          ...relayLimits(options)
+        },
+        // per connection: circuits a peer opens through us (each open circuit
+        // keeps its hop stream), and circuits to one peer (stop streams we open)
+        maxInboundHopStreams: maxCircuitsPerPeer,
+        maxOutboundStopStreams: maxCircuitsPerPeer
+      }),
+      pubsub: gossipsub({
+        // A hub: every member of a room is in the relay's mesh for that room,
+        // so a message is forwarded to all of them at once, not gossiped.
+        D: roomMeshSize,
+        Dlo: roomMeshSize,
+        Dhi: roomMeshSize,
+        heartbeatInterval: options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL,
+        // the relay only forwards; it never publishes
+        allowPublishToZeroTopicPeers: true,
+        floodPublish: true,
+        // when the relay leaves a room (its last member left) a linked relay
+        // backs off re-grafting for this long; the default 10 s would cut the
+        // room between the two relays for that long if a member came back
+        unsubcribeBackoff: 1_000,
+        // many browsers share an IP address (NAT, a proxy, a test on
+        // loopback); the colocation penalty would drop them from the mesh
+        scoreParams: { IPColocationFactorWeight: 0 },
+        // per-peer topic budget: bounds the rooms one peer can make us track
+        maxTopicBytesPerPeer: maxRoomsPerPeer * (MAX_ROOM_TOPIC_LENGTH + TOPIC_ENTRY_OVERHEAD),
+        maxInboundDataLength: DEFAULT_MAX_PUBSUB_MESSAGE_SIZE,
+        maxOutboundBufferSize: DEFAULT_MAX_PUBSUB_BUFFER,
+        // tagging thousands of mesh peers costs a peer store write per graft
+        // and protects nothing here
+        tagMeshPeers: false
+      })
+    }
+  })
+  const libp2p: Libp2p<RelayServices> = node
+
+  // peers that are relays themselves: linked ones, and any that speak hop
+  const relayPeers = new Set<string>()
+  const links = new PeerLinks(libp2p, peerAddrs, log)
+  const isRelay = (peer: PeerId): boolean => relayPeers.has(peer.toString()) || links.has(peer)
+
+  const follower = new RoomFollower(libp2p.services.pubsub, {
+    maxRooms: options.maxRooms ?? DEFAULT_MAX_ROOMS,
+    isRelay,
+    sweepInterval: 5_000,
+    log
+  })
+
+  libp2p.addEventListener('peer:identify', (evt) => {
+    if (evt.detail.protocols.includes(RELAY_V2_HOP_CODEC)) {
+      relayPeers.add(evt.detail.peerId.toString())
+    }
+  })
+  libp2p.addEventListener('peer:disconnect', (evt) => {
+    relayPeers.delete(evt.detail.toString())
+    // circuit-relay-v2 keeps a reservation until its TTL even after the peer
+    // has gone; free the slot now
+    const reservation = libp2p.services.relay.reservations.get(evt.detail)
+    if (reservation != null) {
+      reservation.signal.clear()
+      libp2p.services.relay.reservations.delete(evt.detail)
+    }
+    follower.peerLeft()
+  })
+
+  follower.start()
+  links.start()
+
+  const status = (): RelayStatus => ({
+    ok: libp2p.status === 'started',
+    peerId: libp2p.peerId.toString(),
+    connections: libp2p.getConnections().length,
+    reservations: libp2p.services.relay.reservations.size,
+    topics: follower.topics.length,
+    linkedRelays: links.connected
+  })
+
+  let health: Server | undefined
+  let healthUrl: string | undefined
+  if (options.healthPort != null) {
+    try {
+      health = await startHealthServer(options.healthHost ?? host, options.healthPort, status)
+    } catch (err) {
+      follower.stop()
+      links.stop()
+      await libp2p.stop()
+      throw err
+    }
+    const address = health.address() as AddressInfo
+    const h = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    healthUrl = `http://${h}:${address.port}/health`
+  }
+
+  let stopping: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      follower.stop()
+      links.stop()
+      if (health != null) {
+        const server = health
+        await new Promise<void>(resolve => {
+          server.close(() => { resolve() })
+          server.closeAllConnections()
+        })
+      }
+      await libp2p.stop()
+    })()
+    return stopping
+  }
+
+  return {
+    node: libp2p,
+    peerId: libp2p.peerId,
+    multiaddrs: libp2p.getMultiaddrs(),
+    healthUrl,
+    rooms: () => follower.topics,
+    status,
+    stop
+  }
+}
+
+/**
+ * The reservation limits for circuit-relay-v2. Its store applies `{ data,
+ * duration }` to every reservation when `applyDefaultLimit` is on, and a 0
+ * would not mean "none" there (a 0 duration aborts at once), so one disabled
+ * dimension gets the largest value instead.
+ * Note: the server enforces `duration` in milliseconds but sends the same
+ * number to clients, whose LimitTracker reads it as seconds.
+ */
+function relayLimits (options: RelayOptions): { applyDefaultLimit: boolean, defaultDurationLimit?: number, defaultDataLimit?: bigint } {
+  const duration = options.relayedConnectionDuration ?? DEFAULT_RELAYED_CONNECTION_DURATION
+  const data = BigInt(options.relayedConnectionData ?? DEFAULT_RELAYED_CONNECTION_DATA)
+  if (duration < 0 || data < 0n) {
+    throw new TypeError('relayed connection limits must not be negative')
+  }
+  if (duration === 0 && data === 0n) {
+    return { applyDefaultLimit: false }
+  }
+  return {
+    applyDefaultLimit: true,
+    defaultDurationLimit: duration === 0 ? MAX_TIMER : Math.min(duration, MAX_TIMER),
+    defaultDataLimit: data === 0n ? MAX_UINT64 : data
+  }
+}
+
+async function startHealthServer (host: string, port: number, status: () => RelayStatus): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path !== '/health') {
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end('{"error":"not found"}')
+      return
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
+      res.end('{"error":"method not allowed"}')
+      return
+    }
+    const body = status()
+    res.writeHead(body.ok ? 200 : 503, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store'
+    })
+    res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body))
+  })
+  server.keepAliveTimeout = 5_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server
+}
+
+function ipOf (ma: Multiaddr): string | undefined {
+  try {
+    const config = getNetConfig(ma)
+    return config.type === 'ip4' || config.type === 'ip6' ? config.host : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isAllowed (list: BlockList, ip: string): boolean {
+  return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4')
+}
+
+function parseCidr (cidr: string): { ip: string, prefix: number, type: 'ipv4' | 'ipv6' } {
+  const [ip, bits] = cidr.split('/')
+  const type = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined
+  if (type == null) {
+    throw new TypeError(`not an IP network: ${cidr}`)
+  }
+  const max = type === 'ipv4' ? 32 : 128
+  const prefix = bits == null ? max : Number(bits)
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+    throw new TypeError(`bad prefix length in ${cidr}`)
+  }
+  return { ip, prefix, type }
+}
+
+function toBlockList (cidrs: string[]): BlockList {
+  const list = new BlockList()
+  for (const cidr of cidrs) {
+    const { ip, prefix, type } = parseCidr(cidr)
+    list.addSubnet(ip, prefix, type)
+  }
+  return list
+}
