@@ -149,7 +149,7 @@ export interface Channel<T> extends AsyncIterable<Received<T>> {
   receive(options?: AbortOptions): Promise<Received<T>>
   /** Peers connected now that speak the protocol. */
   peers(): PeerId[]
-  /** A handle for one peer; the same handle while it is open. */
+  /** A handle for one peer; the same handle while it is open. It takes the peer's messages once it receives. */
   peer(id: PeerId): Peer<T>
   /** Messages queued and not yet sent (confirmed mode: not yet acknowledged), to one peer or in all. */
   pending(peer?: PeerId): number
@@ -359,9 +359,15 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     if (handle == null) {
       handle = new PeerHandle<T>(id, this)
       this.handles.set(key, handle)
-      this.inbox.moveTo(handle.inbox, (item) => item.from.equals(id))
     }
     return handle
+  }
+
+  /** A handle started receiving: this peer's buffered messages move to it. */
+  capture (handle: PeerHandle<T>): void {
+    if (this.handles.get(handle.id.toString()) === handle) {
+      this.inbox.moveTo(handle.inbox, (item) => item.from.equals(handle.id))
+    }
   }
 
   /** A handle was closed: its buffered messages go back to the channel-wide queue. */
@@ -471,7 +477,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     const from = lane.peer
     const item: Received<T> = { from, data: value, channel: this.name, protocol: this.protocol }
     const handle = this.handles.size > 0 ? this.handles.get(from.toString()) : undefined
-    ;(handle?.inbox ?? this.inbox).push(item, lane, seq, bytes)
+    ;(handle?.receiving === true ? handle.inbox : this.inbox).push(item, lane, seq, bytes)
   }
 
   loadReceipt (peer: PeerId): Receipt | undefined {

@@ -1,7 +1,8 @@
 /**
- * A per-peer handle: send to, receive from and watch one peer. While a handle
- * is open, that peer's messages on its channel go to the handle instead of the
- * channel-wide receive.
+ * A per-peer handle: send to, receive from and watch one peer. Once the handle
+ * is used to receive (`receive()` or iteration), that peer's messages on its
+ * channel go to the handle instead of the channel-wide receive, until
+ * `close()`. A handle used only to send or to watch takes nothing.
  */
 import { TypedEventEmitter } from 'main-event'
 import { Inbox } from './inbox.js'
@@ -14,7 +15,7 @@ export interface Peer<T> extends AsyncIterable<Received<T>> {
   readonly id: PeerId
   /** Queue a message to this peer; see `Channel.send`. */
   send(message: T): number
-  /** The next message from this peer. */
+  /** The next message from this peer (from now on, this peer's messages come here). */
   receive(options?: AbortOptions): Promise<Received<T>>
   /** True while the peer has a usable connection and speaks the protocol. */
   readonly connected: boolean
@@ -34,12 +35,15 @@ export interface PeerHandleHost<T> {
   isMember(peer: PeerId): boolean
   connectionKind(peer: PeerId): ConnectionKind | undefined
   pending(peer: PeerId): number
+  capture(handle: PeerHandle<T>): void
   release(handle: PeerHandle<T>): void
 }
 
 export class PeerHandle<T> extends TypedEventEmitter<PeerEvents> implements Peer<T> {
   readonly id: PeerId
   readonly inbox = new Inbox<T>()
+  /** True once the handle receives: the peer's messages come here. */
+  receiving = false
   private readonly host: PeerHandleHost<T>
 
   constructor (id: PeerId, host: PeerHandleHost<T>) {
@@ -53,11 +57,20 @@ export class PeerHandle<T> extends TypedEventEmitter<PeerEvents> implements Peer
   }
 
   async receive (options?: AbortOptions): Promise<Received<T>> {
+    this.capture()
     return this.inbox.receive(options)
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<Received<T>> {
+    this.capture()
     return this.inbox[Symbol.asyncIterator]()
+  }
+
+  private capture (): void {
+    if (!this.receiving) {
+      this.receiving = true
+      this.host.capture(this)
+    }
   }
 
   get connected (): boolean {

@@ -176,6 +176,9 @@ describe('peers, broadcast, handles', () => {
     await introduce(c, a)
     const fromB = ma.peer(b.peerId)
     expect(ma.peer(b.peerId)).toBe(fromB)
+    // a handle that only sends or watches takes nothing
+    mb.send(a.peerId, 'before-receiving')
+    expect((await ma.receive({ signal: AbortSignal.timeout(5000) })).data).toBe('before-receiving')
     for (let i = 0; i < 5; i++) { mb.send(a.peerId, `b${i}`); mc.send(a.peerId, `c${i}`) }
     const [handleGot, wideGot] = await Promise.all([take(fromB, 5), take(ma, 5)])
     expect(handleGot.map(m => m.data)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4'])

@@ -1,0 +1,17 @@
+import { test, expect, allConnected, waitForCount } from './fixtures.js'
+
+test('two tabs in a room get a direct WebRTC connection and exchange 1,000 messages each way in order', async ({ openTab }) => {
+  const a = await openTab({ room: 'two-tabs' })
+  const b = await openTab({ room: 'two-tabs' })
+  await allConnected([a, b])
+  await a.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', b.id, { timeout: 30_000 })
+  await a.page.evaluate((id) => window.harness.send(id, 'a', 1000), b.id)
+  await b.page.evaluate((id) => window.harness.send(id, 'b', 1000), a.id)
+  await waitForCount(b, 1000, a.id)
+  await waitForCount(a, 1000, b.id)
+  const atB = await b.page.evaluate((id) => window.harness.received(id), a.id)
+  const atA = await a.page.evaluate((id) => window.harness.received(id), b.id)
+  expect(atB).toEqual(Array.from({ length: 1000 }, (_, i) => `a${i}`))
+  expect(atA).toEqual(Array.from({ length: 1000 }, (_, i) => `b${i}`))
+  expect(await b.page.evaluate((id) => window.harness.connectionKind(id), a.id)).toBe('direct')
+})

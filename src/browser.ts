@@ -1,0 +1,127 @@
+/**
+ * A ready libp2p node for browsers: WebSockets to relays, circuit relay v2
+ * for signalling and fallback, direct WebRTC between browsers, noise, yamux,
+ * identify, ping, and optionally a room to find peers in.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { FaultTolerance } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { isPrivate } from '@libp2p/utils'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { WebSockets } from '@multiformats/multiaddr-matcher'
+import { createLibp2p } from 'libp2p'
+import { directUpgrade } from './direct-upgrade.js'
+import { relayKeeper } from './relay-keeper.js'
+import { roomDiscovery } from './room-discovery.js'
+import type { DirectUpgrade } from './direct-upgrade.js'
+import type { RelayKeeper } from './relay-keeper.js'
+import type { RoomDiscovery } from './room-discovery.js'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey, PeerDiscovery } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * How often connections are pinged: a peer whose tab vanished is noticed
+ * within about two intervals (js-libp2p's default of 10 s makes that ~13 s).
+ *
+ * @default 3 s
+ */
+export const DEFAULT_PING_INTERVAL = 3_000
+
+export interface BrowserNodeInit {
+  /** Relay multiaddrs, each ending in `/p2p/<relay id>`. A reservation is kept on each. */
+  relays: string[]
+  /** Join a room: peers in the same room (on any of these relays, or relays linked to them) find and connect to each other. */
+  room?: string
+  /** STUN/TURN servers for peers behind NAT. @default none (LAN and loopback only) */
+  iceServers?: RTCIceServer[]
+  /**
+   * Development only: allow dialing the configured relays over plain `ws://`
+   * and on loopback or private addresses (browsers' libp2p refuses both by
+   * default). Only the configured relays (and circuits through them) are let
+   * through, not every address.
+   *
+   * @default false
+   */
+  allowInsecureRelays?: boolean
+  /** Direct WebRTC connections between browsers. `false` keeps everything relayed. @default true */
+  webrtc?: boolean
+  /** The node's identity (see `loadIdentity` to keep one across reloads). @default a new key */
+  privateKey?: PrivateKey
+  /** @default 3 s */
+  pingInterval?: number
+  /** Room announcement interval. @default 10 s */
+  roomInterval?: number
+}
+
+export type BrowserServices = {
+  identify: Identify
+  ping: unknown
+  relays: RelayKeeper
+  direct: DirectUpgrade
+  pubsub: unknown
+  room?: RoomDiscovery
+}
+
+export type BrowserNode = Libp2p<BrowserServices>
+
+/**
+ * Create and start a browser node.
+ *
+ * ```ts
+ * const node = await createBrowserNode({ relays: ['/dns4/relay.example.com/tcp/443/wss/p2p/12D3…'], room: 'lobby' })
+ * const messenger = createMessenger(node, { protocol: '/chat/1.0.0', codec: json() })
+ * ```
+ */
+export async function createBrowserNode (init: BrowserNodeInit): Promise<BrowserNode> {
+  const room = init.room != null ? roomDiscovery({ room: init.room, interval: init.roomInterval }) : undefined
+  const useWebRTC = init.webrtc !== false
+  const relayPrefixes = init.relays.map(r => r.split('/p2p/')[0])
+  const allowed = (ma: Multiaddr): boolean => {
+    const s = ma.toString()
+    return relayPrefixes.some(p => s === p || s.startsWith(`${p}/`))
+  }
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = room != null ? [room.discovery] : []
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify(),
+    ping: ping(),
+    relays: relayKeeper({ relays: init.relays }),
+    direct: directUpgrade(),
+    // pubsub-peer-discovery finds gossipsub under the name `pubsub`
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true })
+  }
+  if (room != null) {
+    services.room = room.service
+  }
+  const node = await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: {
+      // one '/p2p-circuit' per relay: a reservation on each
+      listen: [...init.relays.map(() => '/p2p-circuit'), ...(useWebRTC ? ['/webrtc'] : [])]
+    },
+    transports: [
+      webSockets(),
+      circuitRelayTransport(),
+      ...(useWebRTC ? [webRTC({ rtcConfiguration: { iceServers: init.iceServers ?? [] } })] : [])
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // a relay that is down at start must not fail the node: the keeper redials it
+    transportManager: { faultTolerance: FaultTolerance.NO_FATAL },
+    connectionGater: init.allowInsecureRelays === true
+      ? { denyDialMultiaddr: async (ma) => allowed(ma) ? false : (WebSockets.matches(ma) || isPrivate(ma) === true) }
+      : undefined,
+    connectionMonitor: {
+      pingInterval: init.pingInterval ?? DEFAULT_PING_INTERVAL,
+      pingTimeout: { minTimeout: 2_000, maxTimeout: 10_000 }
+    },
+    peerDiscovery,
+    services: services as any
+  })
+  return node as unknown as BrowserNode
+}

@@ -1,0 +1,205 @@
+/**
+ * Turns relayed connections between browsers into direct WebRTC ones.
+ *
+ * When a relayed connection to a peer opens, this dials the peer's
+ * `/p2p-circuit/webrtc` address (signalling runs over the relayed
+ * connection). Messages keep flowing over the relayed connection meanwhile;
+ * the messenger moves its streams once the direct connection is up.
+ *
+ * It survives the @libp2p/webrtc 6.0.33 dial race (about 1 dial in 15 hangs
+ * waiting for an `init` data channel that already closed): every attempt has
+ * a short timeout and failed attempts are retried with backoff. Attempts per
+ * peer and per node are bounded, since Chrome allows only about 500
+ * RTCPeerConnections per tab. Only the peer with the smaller id dials first;
+ * the other dials only if no direct connection appeared after a grace period,
+ * so two tabs do not race each other's offers.
+ *
+ * A js-libp2p service: `services: { direct: directUpgrade() }`.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { Backoff } from './backoff.js'
+import { timedSignal } from './signals.js'
+import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * How long one WebRTC dial may take. A good one takes 0.2–0.3 s on a LAN.
+ *
+ * @default 6 s
+ */
+export const DEFAULT_DIRECT_DIAL_TIMEOUT = 6_000
+
+/**
+ * Attempts per peer before giving up (until the relayed connection is made anew).
+ *
+ * @default 4
+ */
+export const DEFAULT_DIRECT_ATTEMPTS_PER_PEER = 4
+
+/**
+ * Attempts over the node's lifetime (each one is an RTCPeerConnection).
+ *
+ * @default 300
+ */
+export const DEFAULT_DIRECT_ATTEMPTS_TOTAL = 300
+
+/**
+ * How long the peer with the larger id waits for the other side's dial before dialing itself.
+ *
+ * @default 2 s
+ */
+export const DEFAULT_DIRECT_GRACE = 2_000
+
+export interface DirectUpgradeInit {
+  /** @default 6 s */
+  dialTimeout?: number
+  /** @default 4 */
+  attemptsPerPeer?: number
+  /** @default 300 */
+  attemptsTotal?: number
+  /** @default 2 s */
+  grace?: number
+  /** @default 1 s */
+  minBackoff?: number
+  /** @default 20 s */
+  maxBackoff?: number
+}
+
+export interface DirectUpgradeComponents {
+  peerId: PeerId
+  events: TypedEventTarget<Libp2pEvents>
+  connectionManager: {
+    openConnection(peer: Multiaddr, options?: AbortOptions & { force?: boolean }): Promise<Connection>
+    getConnections(peerId?: PeerId): Connection[]
+  }
+}
+
+interface Attempt {
+  peer: PeerId
+  address: Multiaddr
+  attempts: number
+  backoff: Backoff
+  timer?: ReturnType<typeof setTimeout>
+  dialing: boolean
+}
+
+export class DirectUpgrade implements Startable {
+  private readonly components: DirectUpgradeComponents
+  private readonly dialTimeout: number
+  private readonly attemptsPerPeer: number
+  private readonly grace: number
+  private readonly minBackoff: number
+  private readonly maxBackoff: number
+  private attemptsLeft: number
+  private readonly pending = new Map<string, Attempt>()
+  private readonly controller = new AbortController()
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.opened(evt.detail) }
+
+  readonly [Symbol.toStringTag] = 'libp2p-messenger/direct-upgrade'
+
+  constructor (components: DirectUpgradeComponents, init: DirectUpgradeInit = {}) {
+    this.components = components
+    this.dialTimeout = init.dialTimeout ?? DEFAULT_DIRECT_DIAL_TIMEOUT
+    this.attemptsPerPeer = init.attemptsPerPeer ?? DEFAULT_DIRECT_ATTEMPTS_PER_PEER
+    this.attemptsLeft = init.attemptsTotal ?? DEFAULT_DIRECT_ATTEMPTS_TOTAL
+    this.grace = init.grace ?? DEFAULT_DIRECT_GRACE
+    this.minBackoff = init.minBackoff ?? 1_000
+    this.maxBackoff = init.maxBackoff ?? 20_000
+  }
+
+  /** Dial attempts this node may still make. */
+  get remainingAttempts (): number {
+    return this.attemptsLeft
+  }
+
+  start (): void {
+    this.components.events.addEventListener('connection:open', this.onOpen)
+  }
+
+  stop (): void {
+    this.components.events.removeEventListener('connection:open', this.onOpen)
+    this.controller.abort()
+    for (const a of this.pending.values()) {
+      clearTimeout(a.timer)
+    }
+    this.pending.clear()
+  }
+
+  private hasDirect (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer).some(c => c.direct && c.status === 'open')
+  }
+
+  private opened (conn: Connection): void {
+    const key = conn.remotePeer.toString()
+    if (conn.direct) {
+      const a = this.pending.get(key)
+      if (a != null) {
+        clearTimeout(a.timer)
+        this.pending.delete(key)
+      }
+      return
+    }
+    const address = webrtcAddress(conn.remoteAddr)
+    if (address == null || this.pending.has(key) || this.hasDirect(conn.remotePeer)) {
+      return
+    }
+    const attempt: Attempt = {
+      peer: conn.remotePeer,
+      address,
+      attempts: 0,
+      backoff: new Backoff(this.minBackoff, this.maxBackoff),
+      dialing: false
+    }
+    this.pending.set(key, attempt)
+    // the smaller id dials at once, the other after a grace period
+    const first = this.components.peerId.toString() < key
+    attempt.timer = setTimeout(() => { void this.dial(attempt) }, first ? 0 : this.grace)
+  }
+
+  private async dial (a: Attempt): Promise<void> {
+    const key = a.peer.toString()
+    a.timer = undefined
+    if (this.controller.signal.aborted || this.pending.get(key) !== a) {
+      return
+    }
+    const relayed = this.components.connectionManager.getConnections(a.peer).some(c => c.status === 'open')
+    if (this.hasDirect(a.peer) || !relayed || a.attempts >= this.attemptsPerPeer || this.attemptsLeft <= 0) {
+      // done, or the peer is gone (a new relayed connection starts over), or out of attempts
+      this.pending.delete(key)
+      return
+    }
+    a.attempts++
+    this.attemptsLeft--
+    a.dialing = true
+    const timed = timedSignal(this.dialTimeout, this.controller.signal)
+    try {
+      await this.components.connectionManager.openConnection(a.address, { signal: timed.signal, force: true })
+      this.pending.delete(key)
+    } catch {
+      if (!this.controller.signal.aborted && this.pending.get(key) === a) {
+        a.timer = setTimeout(() => { void this.dial(a) }, a.backoff.next())
+      }
+    } finally {
+      timed.clear()
+      a.dialing = false
+    }
+  }
+}
+
+/**
+ * The peer's WebRTC address through the same relay: a relayed connection's
+ * `…/p2p-circuit/p2p/<peer>` becomes `…/p2p-circuit/webrtc/p2p/<peer>`.
+ */
+export function webrtcAddress (relayed: Multiaddr): Multiaddr | undefined {
+  const text = relayed.toString()
+  const i = text.lastIndexOf('/p2p-circuit/p2p/')
+  if (i < 0 || text.includes('/webrtc')) {
+    return undefined
+  }
+  return multiaddr(`${text.slice(0, i)}/p2p-circuit/webrtc${text.slice(i + '/p2p-circuit'.length)}`)
+}
+
+/** The direct upgrade as a js-libp2p service factory. */
+export function directUpgrade (init: DirectUpgradeInit = {}): (components: DirectUpgradeComponents) => DirectUpgrade {
+  return (components) => new DirectUpgrade(components, init)
+}

@@ -1,0 +1,203 @@
+/**
+ * Keeps a circuit-relay-v2 reservation on every configured relay.
+ *
+ * js-libp2p makes a reservation when a relay connection comes up, but never
+ * redials a relay whose connection dropped or whose process restarted: the
+ * address it gave us is gone for good. This service checks each relay on
+ * start, on connection and listener events, and every few seconds, and
+ * redials it with backoff until the reservation is back. Use it with the
+ * plain `'/p2p-circuit'` listen address, once per relay.
+ *
+ * A js-libp2p service: `services: { relays: relayKeeper({ relays }) }`.
+ */
+import { TypedEventEmitter } from 'main-event'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Backoff } from './backoff.js'
+import { timedSignal } from './signals.js'
+import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * How often each relay is checked even without events.
+ *
+ * @default 5 s
+ */
+export const DEFAULT_RELAY_CHECK_INTERVAL = 5_000
+
+/**
+ * How long one dial to a relay may take.
+ *
+ * @default 5 s
+ */
+export const DEFAULT_RELAY_DIAL_TIMEOUT = 5_000
+
+/**
+ * How long a relay connection may stay up without giving us a reservation
+ * before it is closed and dialed anew.
+ *
+ * @default 10 s
+ */
+export const DEFAULT_RESERVATION_GRACE = 10_000
+
+export interface RelayKeeperInit {
+  /** Relay multiaddrs, each ending in `/p2p/<relay id>`. */
+  relays: string[]
+  /** @default 5 s */
+  checkInterval?: number
+  /** @default 5 s */
+  dialTimeout?: number
+  /** @default 500 ms */
+  minBackoff?: number
+  /** @default 15 s */
+  maxBackoff?: number
+}
+
+export interface RelayKeeperComponents {
+  events: TypedEventTarget<Libp2pEvents>
+  connectionManager: {
+    openConnection(peer: Multiaddr, options?: AbortOptions): Promise<Connection>
+    getConnections(peerId?: PeerId): Connection[]
+  }
+  addressManager: { getAddresses(): Multiaddr[] }
+}
+
+/** One relay as the keeper sees it. */
+export interface RelayStatus {
+  address: string
+  reserved: boolean
+}
+
+export interface RelayKeeperEvents {
+  /** A reservation was gained or lost. */
+  'reservation:change': CustomEvent<RelayStatus>
+}
+
+interface Relay {
+  address: string
+  ma: Multiaddr
+  peer: string
+  reserved: boolean
+  dialing: boolean
+  connectedSince?: number
+  nextDial: number
+  backoff: Backoff
+}
+
+export class RelayKeeper extends TypedEventEmitter<RelayKeeperEvents> implements Startable {
+  private readonly components: RelayKeeperComponents
+  private readonly relays: Relay[]
+  private readonly checkInterval: number
+  private readonly dialTimeout: number
+  private timer?: ReturnType<typeof setInterval>
+  private readonly controller = new AbortController()
+  private readonly onEvent = (): void => { queueMicrotask(() => { this.checkAll() }) }
+
+  constructor (components: RelayKeeperComponents, init: RelayKeeperInit) {
+    super()
+    this.components = components
+    this.checkInterval = init.checkInterval ?? DEFAULT_RELAY_CHECK_INTERVAL
+    this.dialTimeout = init.dialTimeout ?? DEFAULT_RELAY_DIAL_TIMEOUT
+    this.relays = init.relays.map(address => {
+      const ma = multiaddr(address)
+      const peer = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (peer == null) {
+        throw new TypeError(`Relay address ${address} has no /p2p/<peer id>`)
+      }
+      return { address, ma, peer, reserved: false, dialing: false, nextDial: 0, backoff: new Backoff(init.minBackoff ?? 500, init.maxBackoff ?? 15_000) }
+    })
+  }
+
+  readonly [Symbol.toStringTag] = 'libp2p-messenger/relay-keeper'
+
+  /** Every configured relay and whether we hold a reservation on it now. */
+  status (): RelayStatus[] {
+    return this.relays.map(r => ({ address: r.address, reserved: r.reserved }))
+  }
+
+  /** True while at least one reservation is held. */
+  get online (): boolean {
+    return this.relays.some(r => r.reserved)
+  }
+
+  start (): void {
+    const events = this.components.events
+    events.addEventListener('transport:listening', this.onEvent)
+    events.addEventListener('connection:close', this.onEvent)
+    events.addEventListener('connection:open', this.onEvent)
+    events.addEventListener('self:peer:update', this.onEvent)
+    this.timer = setInterval(() => { this.checkAll() }, this.checkInterval)
+  }
+
+  afterStart (): void {
+    this.checkAll()
+  }
+
+  stop (): void {
+    const events = this.components.events
+    events.removeEventListener('transport:listening', this.onEvent)
+    events.removeEventListener('connection:close', this.onEvent)
+    events.removeEventListener('connection:open', this.onEvent)
+    events.removeEventListener('self:peer:update', this.onEvent)
+    clearInterval(this.timer)
+    this.controller.abort()
+  }
+
+  /** Check every relay now (also runs on events and on a timer). */
+  checkAll (): void {
+    if (this.controller.signal.aborted) {
+      return
+    }
+    const addresses = this.components.addressManager.getAddresses().map(a => a.toString())
+    for (const relay of this.relays) {
+      this.check(relay, addresses)
+    }
+  }
+
+  private check (relay: Relay, addresses: string[]): void {
+    const marker = `/p2p/${relay.peer}/p2p-circuit`
+    const reserved = addresses.some(a => a.includes(marker))
+    if (reserved !== relay.reserved) {
+      relay.reserved = reserved
+      if (reserved) {
+        relay.backoff.reset()
+      }
+      this.safeDispatchEvent('reservation:change', { detail: { address: relay.address, reserved } })
+    }
+    if (reserved || relay.dialing) {
+      return
+    }
+    const connected = this.components.connectionManager.getConnections().some(c => c.remotePeer.toString() === relay.peer && c.status === 'open')
+    const now = Date.now()
+    if (connected) {
+      relay.connectedSince ??= now
+      if (now - relay.connectedSince < DEFAULT_RESERVATION_GRACE) {
+        return
+      }
+      // connected but no reservation came of it: start over
+      for (const conn of this.components.connectionManager.getConnections()) {
+        if (conn.remotePeer.toString() === relay.peer) {
+          conn.abort(new Error('No reservation on this relay connection'))
+        }
+      }
+    }
+    relay.connectedSince = undefined
+    if (now < relay.nextDial) {
+      return
+    }
+    relay.dialing = true
+    const timed = timedSignal(this.dialTimeout, this.controller.signal)
+    this.components.connectionManager.openConnection(relay.ma, { signal: timed.signal })
+      .then(() => { relay.connectedSince = Date.now() })
+      // a failed WebSocket dial can reject with a plain Event, not an Error
+      .catch(() => { relay.nextDial = Date.now() + relay.backoff.next() })
+      .finally(() => {
+        timed.clear()
+        relay.dialing = false
+      })
+  }
+}
+
+/** The relay keeper as a js-libp2p service factory. */
+export function relayKeeper (init: RelayKeeperInit): (components: RelayKeeperComponents) => RelayKeeper {
+  return (components) => new RelayKeeper(components, init)
+}
