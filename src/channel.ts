@@ -4,6 +4,7 @@
  * channel; `messenger.channel(name, init)` adds more, so a slow or large
  * message type never blocks another.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import { bestConnection, connectionKind } from './connections.js'
 import {
@@ -120,12 +121,14 @@ export interface ChannelContext {
   track(lane: OutboundLane, priority: number, add: boolean): void
 }
 
-/** Hooks for a durable outbox (see `outbox.ts`). */
+/** Hooks for a durable outbox (see `outbox.ts`), keyed by protocol id. */
 export interface LaneStore {
-  /** Restored state of a lane, when one is created. */
-  lane(channel: string, peer: PeerId): { firstSeq: number, epoch?: Uint8Array } | undefined
-  enqueued(lane: OutboundLane, channel: string, seq: number, frame: Uint8Array, confirmed: boolean): void
-  released(lane: OutboundLane, channel: string, first: number, last: number): void
+  /** Restored state of a lane (and its pending messages), when one is created. */
+  lane(protocol: string, peer: PeerId): { firstSeq: number, epoch?: Uint8Array, payloads?: Uint8Array[] } | undefined
+  /** Peers with restored messages pending on `protocol`. */
+  pendingRestored(protocol: string): string[]
+  enqueued(lane: OutboundLane, protocol: string, seq: number, frame: Uint8Array, confirmed: boolean): void
+  released(lane: OutboundLane, protocol: string, first: number, last: number): void
 }
 
 export interface Channel<T> extends AsyncIterable<Received<T>> {
@@ -285,7 +288,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       seq = lane.enqueue(message, this.codec, encoded.byteLength, encoded)
     }
     if (seq > 0 && this.store != null) {
-      this.store.enqueued(lane, this.name, seq, lane.queue.at(lane.queue.length - 1), this.laneOptions.confirmed)
+      this.store.enqueued(lane, this.protocol, seq, lane.queue.at(lane.queue.length - 1), this.laneOptions.confirmed)
     }
     return seq
   }
@@ -311,7 +314,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       if (seq > 0) {
         queued.push(peer)
         if (this.store != null) {
-          this.store.enqueued(lane, this.name, seq, lane.queue.at(lane.queue.length - 1), this.laneOptions.confirmed)
+          this.store.enqueued(lane, this.protocol, seq, lane.queue.at(lane.queue.length - 1), this.laneOptions.confirmed)
         }
       }
     }
@@ -424,19 +427,19 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
 
   sent (lane: OutboundLane, first: number, last: number): void {
     if (!this.laneOptions.confirmed) {
-      this.store?.released(lane, this.name, first, last)
+      this.store?.released(lane, this.protocol, first, last)
     }
     this.emit(lane.peer, 'sent', { peer: lane.peer, channel: this.name, first, last })
   }
 
   delivered (lane: OutboundLane, first: number, last: number): void {
-    this.store?.released(lane, this.name, first, last)
+    this.store?.released(lane, this.protocol, first, last)
     this.emit(lane.peer, 'delivered', { peer: lane.peer, channel: this.name, first, last })
   }
 
   dropped (lane: OutboundLane, first: number, last: number, count: number, reason: DropReason, error?: Error): void {
     if (reason !== 'stopped') {
-      this.store?.released(lane, this.name, first, last)
+      this.store?.released(lane, this.protocol, first, last)
     }
     // coalesce: a flood of drops becomes one event per peer and reason
     const prev = this.pendingDrops[this.pendingDrops.length - 1]
@@ -491,11 +494,23 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   // --- internals ---
 
   private createLane (peer: PeerId): OutboundLane {
-    const restored = this.store?.lane(this.name, peer)
+    const restored = this.store?.lane(this.protocol, peer)
     const lane = new OutboundLane(peer, this, this.laneOptions, restored?.firstSeq ?? 1, restored?.epoch)
     this.outbound.set(peer.toString(), lane)
     this.ctx.track(lane, this.priority, true)
+    if (restored?.payloads != null && restored.payloads.length > 0) {
+      lane.restore(restored.payloads, restored.firstSeq)
+    }
     return lane
+  }
+
+  /** Lanes with messages left by a previous session start sending now. */
+  restoreLanes (): void {
+    for (const peer of this.store?.pendingRestored(this.protocol) ?? []) {
+      try {
+        this.lane(peerIdFromString(peer))
+      } catch {}
+    }
   }
 
   private inboundStream (stream: Stream, connection: Connection): void {

@@ -127,6 +127,8 @@ export class InboundLane<T> implements InboxSource {
   private accepted = 0
   private consumed = 0
   private acked = 0
+  /** The sender may have missed our last ack (a new stream, a resend): say it again. */
+  private reack = false
   private ackTimer?: ReturnType<typeof setTimeout>
 
   constructor (peer: PeerId, host: InboundHost<T>, opts: InboundOptions) {
@@ -321,14 +323,18 @@ export class InboundLane<T> implements InboxSource {
         this.accepted = this.consumed = this.acked = 0
       }
       reader.hello = true
+      // a new stream: tell the sender where we are, it may resend less
+      this.reack = true
+      this.scheduleAck()
       return
     }
     if (!reader.hello) {
       throw new MalformedMessageError('Confirmed stream did not start with a hello frame')
     }
     if (seq <= this.accepted) {
-      // a resend of something we already have
+      // a resend of something we already have: the sender missed an ack
       if (seq <= this.consumed) {
+        this.reack = true
         this.scheduleAck()
       }
       return
@@ -353,7 +359,7 @@ export class InboundLane<T> implements InboxSource {
   private sendAck (force: boolean): void {
     clearTimeout(this.ackTimer)
     this.ackTimer = undefined
-    if (!force && this.consumed === this.acked) {
+    if (!force && !this.reack && this.consumed === this.acked) {
       return
     }
     // acks go back on the newest stream that can still carry them
@@ -366,6 +372,7 @@ export class InboundLane<T> implements InboxSource {
         try {
           stream.send(buf.subarray(0, end))
           this.acked = this.consumed
+          this.reack = false
         } catch {}
         return
       }

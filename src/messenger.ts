@@ -6,8 +6,10 @@ import { ChannelImpl } from './channel.js'
 import { DEFAULT_MAX_TOTAL_QUEUED_BYTES } from './constants.js'
 import { MessengerStoppedError } from './errors.js'
 import type { Channel, ChannelContext, ChannelInit, MessengerNode, ReceiptStore, LaneStore } from './channel.js'
-import type { Receipt } from './inbound-lane.js'
+import { MemoryReceipts } from './receipts.js'
 import type { Budget, OutboundLane } from './outbound-lane.js'
+import type { Outbox } from './outbox.js'
+import type { AbortOptions } from '@libp2p/interface'
 
 export interface MessengerInit<T> extends ChannelInit<T> {
   /** Protocol id of the default channel, e.g. `/chat/1.0.0`. */
@@ -21,6 +23,12 @@ export interface MessengerInit<T> extends ChannelInit<T> {
   maxTotalQueuedBytes?: number
   /** Confirmed mode: where receivers remember what the application has taken. @default in memory */
   receipts?: ReceiptStore
+  /**
+   * A durable outbox (`openOutbox(...)`): queued messages are stored and
+   * survive a restart; on creation the messenger resumes what a previous
+   * session left. `stop()` keeps what is still queued there.
+   */
+  outbox?: Outbox
 }
 
 export interface Messenger<T> extends Channel<T> {
@@ -33,15 +41,10 @@ export interface Messenger<T> extends Channel<T> {
   channel<U>(name: string, init: ChannelInit<U>): Channel<U>
   /** Resolves once protocol handlers are registered (sending works before that). */
   readonly ready: Promise<void>
+  /** With an outbox: resolves once every message sent so far is stored. */
+  flush(options?: AbortOptions): Promise<void>
   /** Release every stream, timer and listener. Queued messages are dropped with reason `'stopped'`. */
   stop(): Promise<void>
-}
-
-/** In-memory receipts (Node, tests); browsers use the storage-backed one. */
-export class MemoryReceipts implements ReceiptStore {
-  private readonly map = new Map<string, Receipt>()
-  get (key: string): Receipt | undefined { return this.map.get(key) }
-  set (key: string, receipt: Receipt): void { this.map.set(key, receipt) }
 }
 
 /** Higher-priority lanes to the same peer write first. */
@@ -132,21 +135,35 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
   private readonly channels = new Map<string, ChannelImpl<any>>()
   private readonly starts: Array<Promise<void>> = []
 
+  private readonly onOutboxError = (evt: CustomEvent<Error>): void => {
+    this.safeDispatchEvent('error', { detail: { channel: 'outbox', error: evt.detail } })
+  }
+
   constructor (core: Core, init: MessengerInit<T>) {
     super(core, 'default', init.protocol, init)
     this.core = core
     this.init = init
+    if (init.outbox != null) {
+      this.store = init.outbox
+      init.outbox.addEventListener('error', this.onOutboxError)
+      this.restoreLanes()
+    }
     this.starts.push(this.start())
     this.ready = this.settle()
+  }
+
+  async flush (options?: AbortOptions): Promise<void> {
+    await this.init.outbox?.flush(options)
   }
 
   channel<U>(name: string, init: ChannelInit<U>): Channel<U> {
     if (name === 'default' || this.channels.has(name)) {
       throw new Error(`Channel "${name}" already exists`)
     }
-    const { protocol: _p, codec: _c, receipts: _r, maxTotalQueuedBytes: _m, ...inherited } = this.init
+    const { protocol: _p, codec: _c, receipts: _r, maxTotalQueuedBytes: _m, outbox: _o, ...inherited } = this.init
     const channel = new ChannelImpl<U>(this.core, name, init.protocol ?? `${this.init.protocol}/${name}`, { ...inherited, ...init })
     channel.store = this.store
+    channel.restoreLanes()
     this.channels.set(name, channel)
     this.starts.push(channel.start())
     return channel
@@ -157,10 +174,16 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
     return [this, ...this.channels.values()]
   }
 
-  override async stop (keepQueued = false): Promise<void> {
+  override async stop (): Promise<void> {
+    // with an outbox, queued messages stay stored for the next session
+    const keep = this.init.outbox != null
     this.core.stop()
-    await Promise.all([...this.channels.values()].map(async c => { await c.stop(keepQueued) }))
-    await super.stop(keepQueued)
+    await Promise.all([...this.channels.values()].map(async c => { await c.stop(keep) }))
+    await super.stop(keep)
+    if (this.init.outbox != null) {
+      this.init.outbox.removeEventListener('error', this.onOutboxError)
+      await this.init.outbox.flush({ signal: AbortSignal.timeout(5_000) }).catch(() => {})
+    }
   }
 
   private async settle (): Promise<void> {

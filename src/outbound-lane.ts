@@ -360,6 +360,9 @@ export class OutboundLane {
     let stream: Stream | undefined
     try {
       while (!this.stopped && this.unwritten > 0) {
+        if (this.retryTimer != null) {
+          return // backing off: the timer starts the next run
+        }
         stream = this.stream
         if (stream == null) {
           stream = await this.open()
@@ -411,7 +414,9 @@ export class OutboundLane {
     const from = this.written
     let to = from
     let bytes = 0
-    while (to < queue.length) {
+    // confirmed mode: at most maxUnacked frames in flight
+    const end = this.opts.confirmed ? Math.min(queue.length, this.opts.maxUnacked) : queue.length
+    while (to < end) {
       const size = queue.sizeAt(to)
       if (bytes > 0 && bytes + size > this.opts.maxBatchBytes) {
         break
@@ -583,6 +588,9 @@ export class OutboundLane {
   }
 
   private detach (): void {
+    // a loop waiting for acks from this stream must not wait forever
+    this.ackWaiter?.resolve()
+    this.ackWaiter = undefined
     const stream = this.stream
     if (stream != null) {
       stream.removeEventListener('close', this.onStreamClose)
