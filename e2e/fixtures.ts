@@ -10,6 +10,8 @@ export interface TabOptions {
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
   protocol?: string
+  persist?: boolean
+  queueTtl?: number
 }
 
 export interface Tab {
@@ -21,6 +23,8 @@ type Fixtures = {
   relay: string
   /** A new tab in the shared context (or in `context` if given), started. */
   openTab: (options?: TabOptions, context?: BrowserContext) => Promise<Tab>
+  /** Reload a tab and start it again with the same options; returns its (new or same) id. */
+  reloadTab: (tab: Tab, options?: TabOptions) => Promise<Tab>
 }
 
 export const test = base.extend<Fixtures>({
@@ -38,6 +42,13 @@ export const test = base.extend<Fixtures>({
     for (const page of pages) {
       if (!page.isClosed()) await page.evaluate(async () => window.harness.stop()).catch(() => {})
     }
+  },
+  reloadTab: async ({ relay }, use) => {
+    await use(async (tab, options = {}) => {
+      await tab.page.reload()
+      const id = await tab.page.evaluate(async (opts) => window.harness.start(opts), { relays: [relay], ...options })
+      return { page: tab.page, id }
+    })
   }
 })
 

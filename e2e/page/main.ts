@@ -2,7 +2,8 @@
  * The end-to-end test page: exposes `window.harness`, which Playwright drives
  * with page.evaluate(). Test-only setup lives here, never in the SDK.
  */
-import { createBrowserNode, createMessenger, string, bytes, type BrowserNode, type Messenger, type DropDetail } from '../../src/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createBrowserNode, createMessenger, string, loadIdentity, openOutbox, indexedDBOutboxStore, localStorageReceipts, type BrowserNode, type Messenger, type DropDetail, type Outbox, type Identity } from '../../src/index.js'
 
 interface StartOptions {
   relays: string[]
@@ -12,6 +13,15 @@ interface StartOptions {
   blockWebRTC?: boolean
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
+  /** identity in IndexedDB (one per tab, kept across reloads), outbox in IndexedDB, receipts in localStorage */
+  persist?: boolean
+  queueTtl?: number
+}
+
+declare global {
+  // exposed by a test with page.exposeFunction: sees every message the application takes, across reloads
+  // eslint-disable-next-line no-var
+  var __record: ((from: string, data: string) => void) | undefined
 }
 
 interface Got { from: string, data: string }
@@ -19,6 +29,8 @@ interface Got { from: string, data: string }
 const state: {
   node?: BrowserNode
   messenger?: Messenger<string>
+  outbox?: Outbox
+  identity?: Identity
   received: Got[]
   joins: string[]
   leaves: Array<{ peer: string, at: number }>
@@ -41,8 +53,19 @@ const harness = {
         constructor (config?: RTCConfiguration) { super({ ...config, iceServers: [], iceTransportPolicy: 'relay' }) }
       } as typeof RTCPeerConnection
     }
-    const node = await createBrowserNode({ relays: opts.relays, room: opts.room, allowInsecureRelays: true, webrtc: opts.webrtc })
-    const messenger = createMessenger<string>(node, { protocol: opts.protocol ?? '/e2e/1.0.0', codec: string(), delivery: opts.delivery })
+    const identity = opts.persist === true ? await loadIdentity() : undefined
+    const node = await createBrowserNode({ relays: opts.relays, room: opts.room, allowInsecureRelays: true, webrtc: opts.webrtc, privateKey: identity?.privateKey })
+    const outbox = opts.persist === true ? await openOutbox(indexedDBOutboxStore({ name: `libp2p-messenger/outbox/${node.peerId.toString()}` })) : undefined
+    const messenger = createMessenger<string>(node, {
+      protocol: opts.protocol ?? '/e2e/1.0.0',
+      codec: string(),
+      delivery: opts.delivery,
+      outbox,
+      receipts: opts.persist === true ? localStorageReceipts(node.peerId.toString()) : undefined,
+      queueTtl: opts.queueTtl ?? Infinity
+    })
+    state.outbox = outbox
+    state.identity = identity
     state.node = node
     state.messenger = messenger
     messenger.addEventListener('peer:join', (e) => { state.joins.push(e.detail.toString()) })
@@ -53,6 +76,7 @@ const harness = {
       for await (const { from, data } of messenger) {
         state.firstMessageAt ??= Date.now()
         state.received.push({ from: from.toString(), data })
+        globalThis.__record?.(from.toString(), data)
       }
     })()
     await messenger.ready
@@ -77,13 +101,27 @@ const harness = {
     const p = state.messenger?.peers().find(x => x.toString() === peer)
     return p != null ? state.messenger?.peer(p).connection : undefined
   },
-  /** Send `count` messages `${prefix}${i}` to `peer`. */
-  send (peer: string, prefix: string, count = 1): number {
+  /** Send `count` messages `${prefix}${i}` (from `start`) to `peer`, known or not. */
+  send (peer: string, prefix: string, count = 1, start = 0): number {
     const m = state.messenger
-    const p = m?.peers().find(x => x.toString() === peer) ?? state.node?.getPeers().find(x => x.toString() === peer)
-    if (m == null || p == null) throw new Error(`unknown peer ${peer}`)
-    for (let i = 0; i < count; i++) m.send(p, `${prefix}${i}`)
+    if (m == null) throw new Error('not started')
+    const p = peerIdFromString(peer)
+    for (let i = start; i < start + count; i++) m.send(p, `${prefix}${i}`)
     return count
+  },
+  /** Send `count` messages, `batch` every `every` ms; resolves when all are queued. */
+  async sendPaced (peer: string, prefix: string, count: number, batch: number, every: number): Promise<void> {
+    for (let i = 0; i < count; i += batch) {
+      harness.send(peer, prefix, Math.min(batch, count - i), i)
+      await new Promise(resolve => setTimeout(resolve, every))
+    }
+  },
+  async flush (): Promise<void> {
+    await state.messenger?.flush()
+  },
+  slot: () => state.identity?.slot,
+  async databases (): Promise<string[]> {
+    return (await indexedDB.databases()).map(d => d.name ?? '')
   },
   broadcast (prefix: string, count = 1): number {
     let peers = 0
@@ -105,10 +143,11 @@ const harness = {
   connections: () => state.node?.getConnections().map(c => ({ peer: c.remotePeer.toString(), direct: c.direct, limited: c.limits != null, addr: c.remoteAddr.toString(), streams: c.streams.map(s => `${s.protocol} ${s.direction} ${s.status} r=${s.readStatus} w=${s.writeStatus} rw=${s.remoteWriteStatus} rb=${s.readBufferLength}`) })) ?? [],
   async stop (): Promise<void> {
     await state.messenger?.stop()
+    await state.outbox?.close()
     await state.node?.stop()
+    state.identity?.release()
   }
 }
 
 declare global { interface Window { harness: typeof harness } }
 window.harness = harness
-void bytes
