@@ -5,7 +5,8 @@
  * [protocol, peer]. Every `write` is one transaction.
  *
  * When another tab upgrades the database (`versionchange`) this connection
- * closes itself and reopens on the next write; quota errors and a closed or
+ * closes itself and reopens, at whatever version the database then has, on
+ * the next write; quota errors and a closed or
  * blocked database become `StorageError`s, which the outbox reports and
  * retries.
  */
@@ -35,10 +36,14 @@ export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
     if (db != null) return db
     opening ??= (async () => {
       if (globalThis.indexedDB == null) throw new StorageError('IndexedDB is not available here')
-      const conn = await withTimeout(openDB<OutboxSchema>(init.name, VERSION, {
-        upgrade (database) {
-          database.createObjectStore('records', { keyPath: ['protocol', 'peer', 'seq'] })
-          database.createObjectStore('lanes', { keyPath: ['protocol', 'peer'] })
+      const callbacks = {
+        upgrade (database: IDBPDatabase<OutboxSchema>) {
+          if (!database.objectStoreNames.contains('records')) {
+            database.createObjectStore('records', { keyPath: ['protocol', 'peer', 'seq'] })
+          }
+          if (!database.objectStoreNames.contains('lanes')) {
+            database.createObjectStore('lanes', { keyPath: ['protocol', 'peer'] })
+          }
         },
         blocking () {
           // another tab wants a newer version: let it, reopen later
@@ -48,7 +53,20 @@ export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
         terminated () {
           db = undefined
         }
-      }), 10_000, 'Opening the outbox database is blocked by another tab')
+      }
+      let conn: IDBPDatabase<OutboxSchema>
+      try {
+        conn = await withTimeout(openDB<OutboxSchema>(init.name, VERSION, callbacks), 10_000, 'Opening the outbox database is blocked by another tab')
+      } catch (err: any) {
+        if (err?.name !== 'VersionError') throw err
+        // another tab upgraded the database: open whatever version it has now
+        conn = await withTimeout(openDB<OutboxSchema>(init.name, undefined, callbacks), 10_000, 'Opening the outbox database is blocked by another tab')
+        if (!conn.objectStoreNames.contains('records') || !conn.objectStoreNames.contains('lanes')) {
+          const version = conn.version
+          conn.close()
+          conn = await withTimeout(openDB<OutboxSchema>(init.name, version + 1, callbacks), 10_000, 'Opening the outbox database is blocked by another tab')
+        }
+      }
       db = conn
       return conn
     })().finally(() => { opening = undefined })

@@ -29,4 +29,22 @@ describe('indexedDBOutboxStore', () => {
     expect(outbox.pendingRestored('/p/1')).toEqual(['peer'])
     await outbox.close()
   })
+
+  it('keeps working after another tab upgrades the database to a newer version', async () => {
+    const name = `t-${Math.random()}`
+    const store = indexedDBOutboxStore({ name })
+    await store.write({ put: [rec('p', 1)], remove: [], lanes: [] })
+    // another tab opens version 2: ours is asked to close, and does
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.open(name, 2)
+      req.onupgradeneeded = () => { req.result.createObjectStore('other') }
+      req.onsuccess = () => { req.result.close(); resolve() }
+      req.onerror = () => { reject(req.error) }
+      req.onblocked = () => { reject(new Error('blocked: the store did not let go')) }
+    })
+    await store.write({ put: [rec('p', 2)], remove: [], lanes: [] })
+    const { records } = await store.load()
+    expect(records.map(r => r.seq)).toEqual([1, 2])
+    await store.close()
+  })
 })
