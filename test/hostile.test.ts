@@ -115,7 +115,7 @@ describe('fuzz: the frame decoder against a reference, in random chunks', () => 
     let errors = 0
     let oversized = 0
     const mismatches: Uint8Array[] = []
-    for (; inputs < 50_000; inputs++) {
+    for (; inputs < 200_000; inputs++) {
       const max = [100, 1000, 1 << 20][inputs % 3]
       const input = fuzzInput(r, max)
       const want = oracle(input, max)
