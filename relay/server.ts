@@ -298,8 +298,10 @@ export interface RelayOptions {
   relayedConnectionData?: number | bigint
 
   /**
-   * Relayed connections one peer may have open through the relay at once, and
-   * to it (stop streams per connection).
+   * Relayed connections one peer may open through the relay at once (hop
+   * streams per connection). A peer may receive four times as many (stop
+   * streams per connection), so one source at its limit cannot take all of
+   * a target's capacity.
    *
    * @default 256
    */
@@ -435,6 +437,9 @@ export interface Relay {
   stop(): Promise<void>
 }
 
+/** Stop streams a peer may receive per hop streams a peer may open. */
+const STOP_STREAMS_PER_HOP = 4
+
 /**
  * Start a relay. Resolves once it listens.
  */
@@ -553,9 +558,10 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
           ...relayLimits(options)
         },
         // per connection: circuits a peer opens through us (each open circuit
-        // keeps its hop stream), and circuits to one peer (stop streams we open)
+        // keeps its hop stream), and circuits to one peer (stop streams we
+        // open) — more of those, so one abusive source cannot fill a target
         maxInboundHopStreams: maxCircuitsPerPeer,
-        maxOutboundStopStreams: maxCircuitsPerPeer
+        maxOutboundStopStreams: maxCircuitsPerPeer * STOP_STREAMS_PER_HOP
       }),
       pubsub: gossipsub({
         // A hub: every member of a room is in the relay's mesh for that room,
