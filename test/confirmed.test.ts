@@ -2,7 +2,7 @@
  * Confirmed delivery: sequence numbers, cumulative acknowledgements, resend
  * after breaks, duplicates dropped; and the durable outbox across restarts.
  */
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -10,20 +10,12 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { createMessenger, bytes, string, MemoryReceipts, openOutbox, memoryOutboxStore, type Messenger, type RangeDetail, type ErrorDetail, type OutboxStore } from '../src/index.js'
-import { createNodes, connect, introduce, stopAll, until, type TestNode } from './helpers/nodes.js'
+import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from './helpers/nodes.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 const PROTOCOL = '/confirmed-test/1.0.0'
 
-let nodes: TestNode[] = []
-let messengers: Array<Messenger<any>> = []
-
-afterEach(async () => {
-  await Promise.all(messengers.map(async m => m.stop()))
-  await stopAll(nodes)
-  nodes = []
-  messengers = []
-})
+const live = stopAfterEach()
 
 async function nodeWithKey (privateKey: PrivateKey, port = 0): Promise<TestNode> {
   const node = await createLibp2p({
@@ -34,7 +26,7 @@ async function nodeWithKey (privateKey: PrivateKey, port = 0): Promise<TestNode>
     streamMuxers: [yamux()],
     services: { identify: identify() }
   })
-  nodes.push(node)
+  live.nodes.push(node)
   return node
 }
 
@@ -47,11 +39,11 @@ const number = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset).g
 
 describe('confirmed delivery', () => {
   it('uses its own protocol id: a default-mode peer never reads it', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string(), delivery: 'confirmed' })
     const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     expect(ma.protocol).toBe(`${PROTOCOL}/confirmed`)
     await Promise.all([ma.ready, mb.ready])
     await connect(a, b)
@@ -61,11 +53,11 @@ describe('confirmed delivery', () => {
   })
 
   it('delivered events cover every message, in order; the queue empties only on acknowledgement', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed' })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed' })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     const delivered: RangeDetail[] = []
@@ -86,11 +78,11 @@ describe('confirmed delivery', () => {
   })
 
   it('across a connection aborted mid-transfer: every message once, in order (the default mode would lose the in-flight ones)', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed', minBackoff: 50, maxQueuedMessages: 20_000 })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed' })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     const drops: unknown[] = []
@@ -119,12 +111,12 @@ describe('confirmed delivery', () => {
 
   it('the receiver restarts mid-transfer: its application sees every message once, in order', async () => {
     const keyB = await generateKeyPair('Ed25519')
-    const [a] = nodes = await createNodes(1)
+    const [a] = live.nodes = await createNodes(1)
     let b = await nodeWithKey(keyB)
     const port = Number(b.getMultiaddrs()[0].toString().split('/')[4])
     const receipts = new MemoryReceipts() // what b persists (localStorage in browsers)
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed', minBackoff: 50, maxBackoff: 500 })
-    messengers.push(ma)
+    live.messengers.push(ma)
     let mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed', receipts })
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
@@ -140,7 +132,7 @@ describe('confirmed delivery', () => {
       mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed', receipts })
       await mb.ready
     }
-    messengers.push(mb)
+    live.messengers.push(mb)
     while (seen.length < n) seen.push(number((await mb.receive({ signal: AbortSignal.timeout(20_000) })).data))
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => i))
     await expect(mb.receive({ signal: AbortSignal.timeout(500) })).rejects.toThrow()
@@ -152,7 +144,7 @@ describe('durable outbox', () => {
     const node = await nodeWithKey(key)
     const outbox = await openOutbox(store)
     const m = createMessenger<Uint8Array>(node, { protocol: PROTOCOL, codec: bytes(), outbox, delivery, minBackoff: 50, maxBackoff: 500 })
-    messengers.push(m)
+    live.messengers.push(m)
     await m.ready
     return { node, m }
   }
@@ -179,7 +171,7 @@ describe('durable outbox', () => {
       // session 2: the sender comes back with the same identity and store; so does b
       const b = await nodeWithKey(keyB, bPort)
       const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery })
-      messengers.push(mb)
+      live.messengers.push(mb)
       await mb.ready
       const s2 = await restartable(store, delivery, keyA)
       await introduce(s2.node, b)
@@ -196,11 +188,11 @@ describe('durable outbox', () => {
 
   it('a record is deleted only after its message was sent; an expired one is deleted with an "expired" drop', async () => {
     const store = memoryOutboxStore()
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const outbox = await openOutbox(store)
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), outbox, queueTtl: 500, minBackoff: 50 })
-    messengers.push(ma)
+    live.messengers.push(ma)
     await ma.ready
     await b.stop()
     for (let i = 0; i < 10; i++) ma.send(b.peerId, numbered(i))
@@ -222,12 +214,12 @@ describe('durable outbox', () => {
       write: async (batch) => { if (failing) throw Object.assign(new Error('The quota has been exceeded'), { name: 'QuotaExceededError' }); await inner.write(batch) },
       close: () => {}
     }
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const outbox = await openOutbox(flaky, { minRetry: 20, maxRetry: 100 })
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), outbox, delivery: 'confirmed' })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed' })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     const errors: ErrorDetail[] = []
     ma.addEventListener('error', (e) => errors.push(e.detail))

@@ -2,28 +2,20 @@
  * The core messenger between real libp2p nodes over TCP: the Go library's
  * tests, ported, and more.
  */
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { createMessenger, bytes, string, json, MessageTooLargeError, QueueFullError, type Messenger, type DropDetail } from '../src/index.js'
 import { ChatMessage } from './fixtures/chat.js'
-import { createNodes, connect, introduce, stopAll, until, type TestNode } from './helpers/nodes.js'
+import { createNodes, connect, introduce, until, stopAll, stopAfterEach, type TestNode } from './helpers/nodes.js'
 import type { PeerId } from '@libp2p/interface'
 
 const PROTOCOL = '/test-messenger/1.0.0'
 
-let nodes: TestNode[] = []
-let messengers: Array<Messenger<any>> = []
-
-afterEach(async () => {
-  await Promise.all(messengers.map(async m => m.stop()))
-  await stopAll(nodes)
-  nodes = []
-  messengers = []
-})
+const live = stopAfterEach()
 
 async function setup<T> (n: number, init: Omit<Parameters<typeof createMessenger<T>>[1], 'protocol'>): Promise<{ nodes: TestNode[], ms: Array<Messenger<T>> }> {
-  nodes = await createNodes(n)
+  const nodes = live.nodes = await createNodes(n)
   const ms = nodes.map(node => createMessenger<T>(node, { protocol: PROTOCOL, ...init }))
-  messengers.push(...ms)
+  live.messengers.push(...ms)
   await Promise.all(ms.map(async m => m.ready))
   return { nodes, ms }
 }
@@ -133,12 +125,12 @@ describe('peers, broadcast, handles', () => {
   })
 
   it('peers() lists connected peers that speak the protocol, with join and leave events', async () => {
-    nodes = await createNodes(3)
-    const [a, b, c] = nodes
+    live.nodes = await createNodes(3)
+    const [a, b, c] = live.nodes
     const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string() })
     const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
     // c runs libp2p but not the protocol
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     const joins: string[] = []
     const leaves: string[] = []
@@ -157,15 +149,15 @@ describe('peers, broadcast, handles', () => {
   })
 
   it('a messenger created after connecting still finds the peer', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
-    messengers.push(mb)
+    live.messengers.push(mb)
     await mb.ready
     await connect(a, b)
     await new Promise(resolve => setTimeout(resolve, 300))
     const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string() })
-    messengers.push(ma)
+    live.messengers.push(ma)
     await ma.ready
     await until(() => ma.peers().length === 1, 5000, 'existing peer')
   })
@@ -267,11 +259,11 @@ describe('limits', () => {
   })
 
   it('the receiver enforces its own limit: a larger frame resets the stream, then sending resumes', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), maxMessageSize: 10_000 })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), maxMessageSize: 1000 })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     const errors: Error[] = []
@@ -302,12 +294,12 @@ describe('limits', () => {
   })
 
   it('queue policy "drop-oldest" keeps the newest; "error" throws', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const oldest = createMessenger<string>(a, { protocol: '/o/1', codec: string(), maxQueuedMessages: 3, queuePolicy: 'drop-oldest' })
     const strict = createMessenger<string>(a, { protocol: '/e/1', codec: string(), maxQueuedMessages: 3, queuePolicy: 'error' })
     const mb = createMessenger<string>(b, { protocol: '/o/1', codec: string() })
-    messengers.push(oldest, strict, mb)
+    live.messengers.push(oldest, strict, mb)
     await Promise.all([oldest.ready, mb.ready])
     const drops: DropDetail[] = []
     oldest.addEventListener('drop', (e) => drops.push(e.detail))
@@ -339,8 +331,8 @@ describe('limits', () => {
 
 describe('stop()', () => {
   it('releases streams, handlers and listeners, and ends iterators', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const before = {
       open: a.listenerCount('connection:open'),
       protocols: a.getProtocols().length
@@ -368,8 +360,8 @@ describe('stop()', () => {
     const resources = (): string[] => process.getActiveResourcesInfo().filter(r => r !== 'TTYWrap' && r !== 'PipeWrap' && r !== 'FSReqCallback')
     const baseline = resources()
     {
-      nodes = await createNodes(3)
-      const [a, b, c] = nodes
+      live.nodes = await createNodes(3)
+      const [a, b, c] = live.nodes
       const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string(), idleTimeout: 60_000, queueTtl: 60_000 })
       const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
       await Promise.all([ma.ready, mb.ready])
@@ -380,8 +372,8 @@ describe('stop()', () => {
       await c.stop()
       await ma.stop()
       await mb.stop()
-      await stopAll(nodes)
-      nodes = []
+      await stopAll(live.nodes)
+      live.nodes = []
     }
     await until(() => resources().length <= baseline.length, 5000, `resources to be released: ${resources().join(',')} vs ${baseline.join(',')}`)
   })

@@ -3,7 +3,7 @@
  * reopening with backoff after resets, idle close, and moving from a relayed
  * to a direct connection.
  */
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -11,20 +11,12 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { createMessenger, bytes, string, type Messenger, type ErrorDetail } from '../src/index.js'
-import { createNodes, connect, introduce, stopAll, until, type TestNode } from './helpers/nodes.js'
+import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from './helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/streams-test/1.0.0'
 
-let nodes: TestNode[] = []
-let messengers: Array<Messenger<any>> = []
-
-afterEach(async () => {
-  await Promise.all(messengers.map(async m => m.stop()))
-  await stopAll(nodes)
-  nodes = []
-  messengers = []
-})
+const live = stopAfterEach()
 
 function numbered (i: number, size = 100): Uint8Array {
   const out = new Uint8Array(size)
@@ -64,11 +56,11 @@ function streamsOf (node: TestNode, protocol: string): Stream[] {
 
 describe('stream lifecycle', () => {
   it('opens one stream lazily on the first send and reuses it', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string() })
     const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await connect(a, b)
     expect(streamsOf(a, PROTOCOL)).toHaveLength(0)
@@ -80,11 +72,11 @@ describe('stream lifecycle', () => {
   })
 
   it('closes idle streams and reopens them on the next send', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string(), idleTimeout: 200 })
     const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     ma.send(b.peerId, 'one')
@@ -96,13 +88,13 @@ describe('stream lifecycle', () => {
   })
 
   it('reopens a reset stream with backoff, not in a hot loop', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     let opened = 0
     // b accepts the protocol but resets every stream at once
     await b.handle(PROTOCOL, (stream) => { opened++; stream.abort(new Error('go away')) })
     const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string(), minBackoff: 100, maxBackoff: 2000 })
-    messengers.push(ma)
+    live.messengers.push(ma)
     const errors: ErrorDetail[] = []
     ma.addEventListener('error', (e) => errors.push(e.detail))
     await ma.ready
@@ -121,11 +113,11 @@ describe('stream lifecycle', () => {
 
 describe('reconnects and duplicate streams', () => {
   it('reconnects after the connection is aborted mid-stream; loss is one contiguous run of in-flight messages', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), minBackoff: 50 })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     const n = 20_000
@@ -156,11 +148,11 @@ describe('reconnects and duplicate streams', () => {
   })
 
   it('a connection closing mid-transfer: queued messages move to the other connection in order; only in-flight ones can be lost', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), minBackoff: 20 })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     await introduce(b, a)
@@ -193,11 +185,11 @@ describe('reconnects and duplicate streams', () => {
   })
 
   it('both directions at once, on a pair dialing each other simultaneously', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes() })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     await introduce(a, b)
     await introduce(b, a)
@@ -236,7 +228,7 @@ describe('relayed and direct connections', () => {
     })
     const a = await peer()
     const b = await peer()
-    nodes = [relay, a, b]
+    live.nodes.push(relay, a, b)
     await until(() => b.getMultiaddrs().some(ma => ma.toString().includes('/p2p-circuit')), 10_000, 'reservation')
     return { relay, a, b }
   }
@@ -245,7 +237,7 @@ describe('relayed and direct connections', () => {
     const { a, b } = await relayTrio()
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes() })
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes() })
-    messengers.push(ma, mb)
+    live.messengers.push(ma, mb)
     await Promise.all([ma.ready, mb.ready])
     const circuit = b.getMultiaddrs().find(addr => addr.toString().includes('/p2p-circuit'))
     if (circuit == null) throw new Error('no circuit address')

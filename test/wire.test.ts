@@ -3,23 +3,15 @@
  * node with `lpStream` from @libp2p/utils speaks it both ways. Bad input on a
  * stream resets that stream and nothing else.
  */
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { lpStream } from '@libp2p/utils'
 import { createMessenger, bytes, string, json, type Messenger, type ErrorDetail } from '../src/index.js'
-import { createNodes, connect, introduce, stopAll, until, type TestNode } from './helpers/nodes.js'
+import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from './helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/wire-test/1.0.0'
 
-let nodes: TestNode[] = []
-let messengers: Array<Messenger<any>> = []
-
-afterEach(async () => {
-  await Promise.all(messengers.map(async m => m.stop()))
-  await stopAll(nodes)
-  nodes = []
-  messengers = []
-})
+const live = stopAfterEach()
 
 function payload (i: number, size: number): Uint8Array {
   const out = new Uint8Array(size)
@@ -29,10 +21,10 @@ function payload (i: number, size: number): Uint8Array {
 
 describe('wire format', () => {
   it('a plain node reading with lpStream receives exactly the bytes the messenger sent', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes() })
-    messengers.push(ma)
+    live.messengers.push(ma)
     const received: Uint8Array[] = []
     const sizes = [1, 100, 1000, 70_000, 5, 300_000, 2]
     await b.handle(PROTOCOL, async (stream) => {
@@ -49,10 +41,10 @@ describe('wire format', () => {
   })
 
   it('the messenger receives the frames a plain node writes with lpStream', async () => {
-    nodes = await createNodes(2)
-    const [a, b] = nodes
+    live.nodes = await createNodes(2)
+    const [a, b] = live.nodes
     const mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes() })
-    messengers.push(mb)
+    live.messengers.push(mb)
     await mb.ready
     await connect(a, b)
     const stream = await a.dialProtocol(b.peerId, PROTOCOL)
@@ -81,12 +73,12 @@ describe('bad input on the wire', () => {
 
   for (const c of cases) {
     it(`${c.name}: resets that stream; other peers and queued messages are untouched`, async () => {
-      nodes = await createNodes(3)
-      const [bad, b, good] = nodes
+      live.nodes = await createNodes(3)
+      const [bad, b, good] = live.nodes
       const codec: any = c.codec === 'json' ? json() : string()
       const mb = createMessenger<any>(b, { protocol: PROTOCOL, codec })
       const mgood = createMessenger<any>(good, { protocol: PROTOCOL, codec })
-      messengers.push(mb, mgood)
+      live.messengers.push(mb, mgood)
       await Promise.all([mb.ready, mgood.ready])
       const errors: ErrorDetail[] = []
       mb.addEventListener('error', (e) => errors.push(e.detail))

@@ -6,6 +6,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { afterEach } from 'vitest'
 import type { Libp2p } from '@libp2p/interface'
 
 export type TestNode = Libp2p
@@ -47,4 +48,23 @@ export async function until (check: () => boolean, ms = 10_000, what = 'conditio
 
 export async function stopAll (nodes: TestNode[]): Promise<void> {
   await Promise.all(nodes.map(async n => n.stop()))
+}
+
+/** Nodes and messengers a test started, stopped after each test. */
+export interface Live {
+  nodes: TestNode[]
+  messengers: Array<{ stop(): Promise<void> }>
+}
+
+/** Register an afterEach that stops whatever the test put in the returned object. */
+export function stopAfterEach (): Live {
+  const live: Live = { nodes: [], messengers: [] }
+  afterEach(async () => {
+    const { nodes, messengers } = live
+    live.nodes = []
+    live.messengers = []
+    await Promise.all(messengers.map(async m => m.stop()))
+    await stopAll(nodes)
+  })
+  return live
 }
