@@ -3,7 +3,7 @@
  * kill, restart on the same port and key.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -60,8 +60,10 @@ export class RelayProcess {
     await this.stopWith('SIGKILL')
   }
 
+  /** SIGTERM, and forget the relay's identity and info files. */
   async stop (): Promise<void> {
     await this.stopWith('SIGTERM')
+    rmSync(this.dir, { recursive: true, force: true })
   }
 
   private async stopWith (signal: NodeJS.Signals): Promise<void> {
