@@ -18,6 +18,7 @@ import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetErro
 import { FrameDecoder, varintLength, writeVarint } from './framing.js'
 import { FrameQueue } from './frame-queue.js'
 import { timedSignal } from './signals.js'
+import { writable } from './stream-writable.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from './codec.js'
 import type { Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
@@ -620,41 +621,5 @@ export class OutboundLane {
         this.host.idle(this)
       }
     }, this.opts.idleTimeout)
-  }
-}
-
-/**
- * Wait until `stream` has room: not asking for a drain, and at most `limit`
- * bytes in its own write buffer.
- *
- * Not `stream.onDrain()`: in @libp2p/utils 7.4.1 it keeps returning the first,
- * already resolved promise after the first drain, so it never waits again, and
- * yamux emits 'drain' on any window update, however small. Trusting either lets
- * the stream's write buffer grow without bound.
- */
-async function writable (stream: Stream, limit: number, signal: AbortSignal): Promise<void> {
-  // one drain is enough while the buffer is small; past `limit`, wait for it to shrink
-  let drained = false
-  while ((stream.writableNeedsDrain && !drained) || stream.writeBufferLength > limit) {
-    drained = true
-    signal.throwIfAborted()
-    await new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        stream.removeEventListener('drain', done)
-        stream.removeEventListener('idle', done)
-        stream.removeEventListener('close', closed)
-        signal.removeEventListener('abort', aborted)
-      }
-      const ok = (): void => { done(); resolve() }
-      const closed = (evt: Event): void => { done(); reject((evt as Event & { error?: Error }).error ?? new StreamResetError('Stream closed while waiting to write')) }
-      const aborted = (): void => { done(); reject(signal.reason) }
-      stream.addEventListener('drain', ok)
-      stream.addEventListener('idle', ok)
-      stream.addEventListener('close', closed)
-      signal.addEventListener('abort', aborted)
-    })
-    if (stream.status !== 'open') {
-      throw new StreamResetError('Stream closed while waiting to write')
-    }
   }
 }

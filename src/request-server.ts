@@ -1,0 +1,447 @@
+/**
+ * The answering side of request/response.
+ *
+ * Each inbound stream is read frame by frame; each REQUEST runs the handler
+ * with a signal that aborts when the caller cancels (a CANCEL frame, or a
+ * reset stream in stream mode), when the handler runs longer than
+ * `handlerTimeout`, when the stream or connection goes away, and on `stop()`.
+ * At most `maxConcurrentPerPeer` handlers run for one peer (across its
+ * streams and connections); more are refused at once with an ERROR frame
+ * (`ERR_TOO_MANY_REQUESTS`), without decoding them.
+ *
+ * A handler's thrown error is sent as an ERROR frame: its `code` (when it is
+ * a string) and its message, never its stack. Responses go out in batches,
+ * one `stream.send()` per tick; when a caller does not read its responses,
+ * the stream's reading pauses until they are written, so the transport's flow
+ * control stops the caller rather than memory filling up here.
+ */
+import { MessengerStoppedError, ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
+import {
+  CANCEL, ERR_ENCODE, ERR_MALFORMED_REQUEST, ERR_REMOTE, ERR_REQUEST_TOO_LARGE, ERR_RESPONSE_TOO_LARGE, ERR_TIMEOUT,
+  ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_CODE_LENGTH, REQUEST, RESPONSE, RequestFrameReader, STREAM_HIGH_WATER,
+  encodeError
+} from './request-wire.js'
+import type { Codec } from './codec.js'
+import type { FrameSink } from './request-wire.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** What a handler gets besides the request. */
+export interface HandlerContext {
+  /** The calling peer. */
+  readonly from: PeerId
+  /**
+   * Aborts when the caller cancels or times out, when the handler runs longer
+   * than `handlerTimeout`, when the connection drops, or when the requestor
+   * stops. Pass it to whatever the handler awaits.
+   */
+  readonly signal: AbortSignal
+  /** The connection the request came on. */
+  readonly connection: Connection
+}
+
+/**
+ * Answers one request. Return (or resolve with) the response; throw (or
+ * reject) to send the caller a `RemoteError` with the error's message and, when
+ * it has a string `code`, that code.
+ */
+export type RequestHandler<Req, Res> = (request: Req, context: HandlerContext) => Res | Promise<Res>
+
+export interface ServerOptions {
+  maxRequestSize: number
+  maxResponseSize: number
+  maxConcurrentPerPeer: number
+  handlerTimeout: number
+}
+
+interface ServerHost<Req, Res> {
+  readonly opts: ServerOptions
+  readonly requestCodec: Codec<Req>
+  readonly responseCodec: Codec<Res>
+  readonly handler?: RequestHandler<Req, Res>
+  /** Count one more handler for `peer`; false when the peer is at its limit. */
+  acquire(peer: string): boolean
+  release(peer: string): void
+  closed(stream: InboundStream<Req, Res>): void
+  error(peer: PeerId, err: Error): void
+}
+
+/** Largest payloads accepted from a caller: REQUEST up to the limit, CANCEL empty. */
+function readerLimits (maxRequestSize: number): number[] {
+  return [maxRequestSize, 0, -1, -1]
+}
+
+/** The code sent for a thrown value: its string `code`, else `ERR_REMOTE`. */
+function codeOf (err: any): string {
+  const code = err?.code
+  return typeof code === 'string' && code.length > 0 && code.length <= MAX_ERROR_CODE_LENGTH ? code : ERR_REMOTE
+}
+
+function messageOf (err: any): string {
+  if (err instanceof Error || (err != null && typeof err.message === 'string')) {
+    return String(err.message)
+  }
+  return String(err)
+}
+
+/** One request being handled. */
+class Handling<Req, Res> implements HandlerContext {
+  readonly id: number
+  readonly owner: InboundStream<Req, Res>
+  private controller?: AbortController
+  private timer?: ReturnType<typeof setTimeout>
+  done = false
+
+  constructor (owner: InboundStream<Req, Res>, id: number) {
+    this.owner = owner
+    this.id = id
+  }
+
+  get from (): PeerId {
+    return this.owner.connection.remotePeer
+  }
+
+  get connection (): Connection {
+    return this.owner.connection
+  }
+
+  /** Created on first use: most handlers never look at it. */
+  get signal (): AbortSignal {
+    this.controller ??= new AbortController()
+    return this.controller.signal
+  }
+
+  run (handler: RequestHandler<Req, Res>, request: Req, timeout: number): void {
+    if (Number.isFinite(timeout)) {
+      this.timer = setTimeout(() => { this.timedOut(timeout) }, timeout)
+    }
+    let result: Res | Promise<Res>
+    try {
+      result = handler(request, this)
+    } catch (err) {
+      this.failed(err)
+      return
+    }
+    if (result != null && typeof (result as any).then === 'function') {
+      (result as Promise<Res>).then((value) => { this.answer(value) }, (err) => { this.failed(err) })
+    } else {
+      this.answer(result as Res)
+    }
+  }
+
+  private answer (value: Res): void {
+    this.finish(() => { this.owner.respond(this.id, value) })
+  }
+
+  private failed (err: unknown): void {
+    this.finish(() => { this.owner.writeError(this.id, codeOf(err), messageOf(err)) })
+  }
+
+  private timedOut (ms: number): void {
+    const message = `The handler did not answer within ${ms} ms`
+    this.finish(() => {
+      this.controller?.abort(new RequestTimeoutError(message))
+      this.owner.writeError(this.id, ERR_TIMEOUT, message)
+    })
+  }
+
+  /** The caller cancelled, the stream went away, or the requestor stopped: no answer. */
+  abort (reason: Error): void {
+    this.finish(() => { this.controller?.abort(reason) })
+  }
+
+  /** Settle once: `last` runs (writing the answer) before the slot is released. */
+  private finish (last: () => void): void {
+    if (this.done) {
+      return
+    }
+    this.done = true
+    clearTimeout(this.timer)
+    try {
+      last()
+    } finally {
+      this.owner.finished(this)
+    }
+  }
+}
+
+/** One inbound request stream (multiplexed: many requests; stream mode: one). */
+export class InboundStream<Req, Res> implements FrameSink {
+  readonly stream: Stream
+  readonly connection: Connection
+  readonly peerKey: string
+  private readonly host: ServerHost<Req, Res>
+  /** stream mode: exactly one request, answered, then our side closes */
+  private readonly single: boolean
+  private readonly calls = new Map<number, Handling<Req, Res>>()
+  private readonly reader: RequestFrameReader
+  private readonly writer: FrameWriter
+  private requests = 0
+  private remoteEnded = false
+  private closed = false
+  private paused = false
+  private readonly onMessage: (evt: Event) => void
+  private readonly onEnd: () => void
+  private readonly onClose: (evt: Event) => void
+
+  constructor (host: ServerHost<Req, Res>, stream: Stream, connection: Connection, single: boolean) {
+    this.host = host
+    this.stream = stream
+    this.connection = connection
+    this.peerKey = connection.remotePeer.toString()
+    this.single = single
+    this.reader = new RequestFrameReader(readerLimits(host.opts.maxRequestSize), this)
+    this.writer = new FrameWriter(stream, (err) => { this.fail(err) })
+    this.writer.onFlushed = () => { this.flushed() }
+    this.onMessage = (evt) => {
+      try {
+        this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
+      } catch (err: any) {
+        this.fail(err, true)
+      }
+    }
+    this.onEnd = () => {
+      this.remoteEnded = true
+      if (this.reader.midFrame) {
+        this.fail(new ProtocolError('The stream ended in the middle of a frame'), true)
+      } else {
+        this.maybeEnd()
+      }
+    }
+    this.onClose = (evt) => {
+      // the caller reset the stream (stream mode: that is how it cancels), or the connection went away
+      const error = (evt as Event & { error?: Error }).error
+      this.shutdown(new RequestAbortedError(error != null ? `The stream was reset: ${error.message}` : 'The stream closed', { cause: error }))
+    }
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onEnd)
+    stream.addEventListener('close', this.onClose)
+  }
+
+  /** Handlers running on this stream. */
+  get active (): number {
+    return this.calls.size
+  }
+
+  frame (kind: number, id: number, payload: Uint8Array): void {
+    if (kind === CANCEL) {
+      this.calls.get(id)?.abort(new RequestAbortedError('The caller cancelled the request'))
+      return
+    }
+    // REQUEST
+    this.requests++
+    if (this.single && (id !== 0 || this.requests > 1)) {
+      throw new ProtocolError(this.requests > 1 ? 'More than one request on a request stream' : `Request id ${id} on a request stream (must be 0)`)
+    }
+    if (this.calls.has(id)) {
+      throw new ProtocolError(`Request id ${id} is already in progress`)
+    }
+    if (!this.host.acquire(this.peerKey)) {
+      this.writeError(id, ERR_TOO_MANY_REQUESTS, `Too many requests in progress from this peer (limit ${this.host.opts.maxConcurrentPerPeer})`)
+      return
+    }
+    const handling = new Handling<Req, Res>(this, id)
+    this.calls.set(id, handling)
+    let request: Req
+    try {
+      request = this.host.requestCodec.decode(payload)
+    } catch (err: any) {
+      this.writeError(id, ERR_MALFORMED_REQUEST, `Could not decode the request: ${err?.message ?? err}`)
+      handling.abort(err)
+      return
+    }
+    // registered only once a handler is set
+    handling.run(this.host.handler as RequestHandler<Req, Res>, request, this.host.opts.handlerTimeout)
+  }
+
+  oversized (kind: number, id: number, size: number, limit: number): void {
+    if (kind !== REQUEST) {
+      throw new ProtocolError(`A ${kind === CANCEL ? 'CANCEL' : 'caller'} frame with ${size} bytes of payload`)
+    }
+    this.requests++
+    if (this.single && (id !== 0 || this.requests > 1)) {
+      throw new ProtocolError('More than one request on a request stream')
+    }
+    this.writeError(id, ERR_REQUEST_TOO_LARGE, `Request of ${size} bytes exceeds the limit of ${limit} bytes`)
+  }
+
+  /** Send the handler's value. */
+  respond (id: number, value: Res): void {
+    if (this.closed) {
+      return
+    }
+    let bytes: Uint8Array
+    try {
+      bytes = this.host.responseCodec.encode(value)
+    } catch (err: any) {
+      const error = new Error(`Could not encode the response: ${err?.message ?? err}`, { cause: err })
+      this.host.error(this.connection.remotePeer, error)
+      this.writeError(id, ERR_ENCODE, error.message)
+      return
+    }
+    if (bytes.byteLength > this.host.opts.maxResponseSize) {
+      this.writeError(id, ERR_RESPONSE_TOO_LARGE, `Response of ${bytes.byteLength} bytes exceeds the limit of ${this.host.opts.maxResponseSize} bytes`)
+      return
+    }
+    this.write(RESPONSE, id, bytes)
+  }
+
+  writeError (id: number, code: string, message: string): void {
+    if (!this.closed) {
+      this.write(ERROR, id, encodeError(code, message))
+    }
+  }
+
+  private write (kind: number, id: number, payload: Uint8Array): void {
+    this.writer.write(kind, id, payload)
+    if (this.single) {
+      // the one answer: then our side is done
+      this.writer.end()
+    } else if (!this.paused && this.writer.backlog > STREAM_HIGH_WATER && this.stream.readStatus === 'readable') {
+      // the caller is not reading its responses: stop reading its requests
+      this.paused = true
+      this.stream.pause()
+    }
+  }
+
+  private flushed (): void {
+    if (this.paused && !this.closed) {
+      this.paused = false
+      if (this.stream.readStatus === 'paused') {
+        this.stream.resume()
+      }
+    }
+  }
+
+  /** A handling ended (answered, failed, cancelled or abandoned). */
+  finished (handling: Handling<Req, Res>): void {
+    if (this.calls.get(handling.id) === handling) {
+      this.calls.delete(handling.id)
+      this.host.release(this.peerKey)
+    }
+    this.maybeEnd()
+  }
+
+  /** The caller is done writing and nothing is in progress: close our side too. */
+  private maybeEnd (): void {
+    if (this.remoteEnded && this.calls.size === 0 && !this.closed) {
+      this.writer.end()
+    }
+  }
+
+  /** Bad input or a failed write: reset the stream. */
+  private fail (err: Error, report = false): void {
+    if (this.closed) {
+      return
+    }
+    if (report) {
+      this.host.error(this.connection.remotePeer, err)
+    }
+    this.shutdown(err)
+    this.stream.abort(err)
+  }
+
+  /** Abandon everything in progress; release the stream. */
+  shutdown (reason: Error): void {
+    if (this.closed) {
+      return
+    }
+    this.closed = true
+    this.reader.stop()
+    this.writer.discard()
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('end', this.onEnd)
+    this.stream.removeEventListener('close', this.onClose)
+    for (const handling of [...this.calls.values()]) {
+      handling.abort(reason)
+    }
+    this.host.closed(this)
+  }
+
+  /** stop(): reset the stream and abandon everything in progress. */
+  stop (): void {
+    const err = new MessengerStoppedError('The requestor is stopped')
+    this.shutdown(err)
+    this.stream.abort(err)
+  }
+}
+
+/** The answering side of one requestor. */
+export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
+  readonly opts: ServerOptions
+  readonly requestCodec: Codec<Req>
+  readonly responseCodec: Codec<Res>
+  handler?: RequestHandler<Req, Res>
+  private readonly perPeer = new Map<string, number>()
+  private readonly streams = new Set<InboundStream<Req, Res>>()
+  private readonly onError: (peer: PeerId, err: Error) => void
+  private stopped = false
+
+  constructor (opts: ServerOptions, requestCodec: Codec<Req>, responseCodec: Codec<Res>, onError: (peer: PeerId, err: Error) => void) {
+    this.opts = opts
+    this.requestCodec = requestCodec
+    this.responseCodec = responseCodec
+    this.onError = onError
+  }
+
+  /** A new inbound stream; `single` for stream mode. */
+  accept (stream: Stream, connection: Connection, single: boolean): void {
+    if (this.stopped) {
+      stream.abort(new MessengerStoppedError('The requestor is stopped'))
+      return
+    }
+    this.streams.add(new InboundStream(this, stream, connection, single))
+  }
+
+  acquire (peer: string): boolean {
+    const n = this.perPeer.get(peer) ?? 0
+    if (n >= this.opts.maxConcurrentPerPeer) {
+      return false
+    }
+    this.perPeer.set(peer, n + 1)
+    return true
+  }
+
+  release (peer: string): void {
+    const n = (this.perPeer.get(peer) ?? 1) - 1
+    if (n <= 0) {
+      this.perPeer.delete(peer)
+    } else {
+      this.perPeer.set(peer, n)
+    }
+  }
+
+  closed (stream: InboundStream<Req, Res>): void {
+    this.streams.delete(stream)
+  }
+
+  error (peer: PeerId, err: Error): void {
+    this.onError(peer, err)
+  }
+
+  /** Handlers running, for one peer or in all. */
+  handling (peer?: PeerId): number {
+    if (peer != null) {
+      return this.perPeer.get(peer.toString()) ?? 0
+    }
+    let n = 0
+    for (const count of this.perPeer.values()) {
+      n += count
+    }
+    return n
+  }
+
+  /** Inbound request streams open now. */
+  get openStreams (): number {
+    return this.streams.size
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const stream of [...this.streams]) {
+      stream.stop()
+    }
+    this.streams.clear()
+    this.perPeer.clear()
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * The request/response wire format, shared by both modes.
+ *
+ * Every frame is an unsigned-varint length prefix and a body:
+ *
+ * ```
+ * <varint n> <kind: 1 byte> <varint id> <n - 1 - len(id) bytes: payload>
+ * ```
+ *
+ * - `REQUEST` (0, caller → handler): the request codec's encoding.
+ * - `CANCEL` (1, caller → handler): empty; the caller gave up on request `id`.
+ * - `RESPONSE` (2, handler → caller): the response codec's encoding.
+ * - `ERROR` (3, handler → caller): `<varint c> <c bytes: code, UTF-8> <message, UTF-8>`.
+ *
+ * The reader here is incremental and, like `FrameDecoder`, never allocates on
+ * the strength of a remote length: a bad prefix or header is rejected as soon
+ * as it is seen, and a payload over the limit for its kind is skipped unread
+ * (reported with its id, so only that request fails; the stream goes on).
+ */
+import { SLAB_SIZE } from './constants.js'
+import { InvalidFrameError, ProtocolError } from './errors.js'
+import { varintLength, writeVarint } from './framing.js'
+import { writable } from './stream-writable.js'
+import { Uint8ArrayList } from 'uint8arraylist'
+import type { Stream } from '@libp2p/interface'
+
+/** Frame kinds (the first byte of a frame's body). */
+export const REQUEST = 0
+export const CANCEL = 1
+export const RESPONSE = 2
+export const ERROR = 3
+
+const KIND_NAMES = ['REQUEST', 'CANCEL', 'RESPONSE', 'ERROR']
+
+/** Longest length prefix accepted: 5 bytes (frames up to 32 GiB can be skipped, never buffered). */
+const MAX_PREFIX_BYTES = 5
+/** Longest request id accepted: 8 varint bytes, and at most 2^53 - 1. */
+const MAX_ID_BYTES = 8
+/** Payloads up to this size are copied into the batch buffer; larger ones are sent by reference. */
+const INLINE_PAYLOAD = 4096
+/**
+ * Bytes a stream may hold in its own write buffer before a writer stops
+ * adding more (yamux signals 'drain' on every window update, however small).
+ */
+export const STREAM_HIGH_WATER = 1024 * 1024
+
+/** Error codes with a meaning of their own on the wire. */
+export const ERR_TOO_MANY_REQUESTS = 'ERR_TOO_MANY_REQUESTS'
+export const ERR_TIMEOUT = 'ERR_TIMEOUT'
+export const ERR_REQUEST_TOO_LARGE = 'ERR_REQUEST_TOO_LARGE'
+export const ERR_RESPONSE_TOO_LARGE = 'ERR_RESPONSE_TOO_LARGE'
+export const ERR_MALFORMED_REQUEST = 'ERR_MALFORMED_REQUEST'
+export const ERR_ENCODE = 'ERR_ENCODE'
+export const ERR_REMOTE = 'ERR_REMOTE'
+
+/** Longest error code sent, in characters (longer ones are replaced by `ERR_REMOTE`). */
+export const MAX_ERROR_CODE_LENGTH = 64
+/** Longest error message sent, in characters (longer ones are cut). */
+export const MAX_ERROR_MESSAGE_LENGTH = 1024
+/** Largest ERROR payload a caller accepts (a code and a message, UTF-8). */
+export const MAX_ERROR_PAYLOAD = 4 * (MAX_ERROR_CODE_LENGTH + MAX_ERROR_MESSAGE_LENGTH) + 8
+
+const EMPTY = new Uint8Array(0)
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** The payload of an ERROR frame. */
+export function encodeError (code: string, message: string): Uint8Array {
+  if (code.length === 0 || code.length > MAX_ERROR_CODE_LENGTH) {
+    code = ERR_REMOTE
+  }
+  if (message.length > MAX_ERROR_MESSAGE_LENGTH) {
+    message = `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`
+  }
+  const c = encoder.encode(code)
+  const m = encoder.encode(message)
+  const out = new Uint8Array(varintLength(c.byteLength) + c.byteLength + m.byteLength)
+  const offset = writeVarint(c.byteLength, out, 0)
+  out.set(c, offset)
+  out.set(m, offset + c.byteLength)
+  return out
+}
+
+/** Code and message of an ERROR frame's payload; throws `ProtocolError` when it is not one. */
+export function decodeError (payload: Uint8Array): { code: string, message: string } {
+  let length = 0
+  let i = 0
+  for (; i < 2 && i < payload.byteLength; i++) {
+    length += (payload[i] & 0x7f) * 2 ** (7 * i)
+    if (payload[i] < 0x80) {
+      break
+    }
+  }
+  if (i >= 2 || i >= payload.byteLength || length === 0 || i + 1 + length > payload.byteLength) {
+    throw new ProtocolError('Malformed ERROR frame')
+  }
+  try {
+    const code = decoder.decode(payload.subarray(i + 1, i + 1 + length))
+    const message = decoder.decode(payload.subarray(i + 1 + length))
+    return { code, message }
+  } catch (err: any) {
+    throw new ProtocolError(`Malformed ERROR frame: ${err?.message ?? err}`, { cause: err })
+  }
+}
+
+/** What a reader reports. */
+export interface FrameSink {
+  /** A whole frame. `payload` may be a view into received data. May throw to reject the stream. */
+  frame(kind: number, id: number, payload: Uint8Array): void
+  /** A frame whose payload is over the limit for its kind: its bytes are skipped unread. May throw. */
+  oversized(kind: number, id: number, size: number, limit: number): void
+}
+
+const PREFIX = 0
+const KIND = 1
+const ID = 2
+const PAYLOAD = 3
+const SKIP = 4
+
+/**
+ * Incremental reader of request/response frames.
+ *
+ * `limits[kind]` is the largest payload accepted for that kind, or -1 when
+ * this side never receives it (it is then a protocol error).
+ */
+export class RequestFrameReader {
+  private readonly limits: readonly number[]
+  private readonly sink: FrameSink
+  private state = PREFIX
+  private prefixBytes = 0
+  /** body bytes not read yet */
+  private left = 0
+  private kind = 0
+  private id = 0
+  private idBytes = 0
+  private length = 0
+  private parts: Uint8Array[] = []
+  private stopped = false
+
+  constructor (limits: readonly number[], sink: FrameSink) {
+    this.limits = limits
+    this.sink = sink
+  }
+
+  /** True when part of a frame has been read (a stream ending now is truncated). */
+  get midFrame (): boolean {
+    return this.state !== PREFIX || this.prefixBytes > 0
+  }
+
+  /** Ignore everything from now on. */
+  stop (): void {
+    this.stopped = true
+    this.parts = []
+  }
+
+  /**
+   * Feed received bytes. Throws `InvalidFrameError` for a bad length prefix and
+   * `ProtocolError` for a bad header, as soon as it is seen; whatever the sink
+   * throws passes through.
+   */
+  push (data: Uint8Array | Uint8ArrayList): void {
+    if (data instanceof Uint8Array) {
+      this.chunk(data)
+    } else {
+      for (const chunk of data) {
+        if (this.stopped) {
+          return
+        }
+        this.chunk(chunk)
+      }
+    }
+  }
+
+  private chunk (chunk: Uint8Array): void {
+    if (chunk.constructor !== Uint8Array) {
+      // Node's Buffer: hand out plain Uint8Array views everywhere
+      chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    }
+    let pos = 0
+    const end = chunk.byteLength
+    while (pos < end && !this.stopped) {
+      switch (this.state) {
+        case PREFIX: {
+          const b = chunk[pos++]
+          this.length += (b & 0x7f) * 2 ** (7 * this.prefixBytes)
+          this.prefixBytes++
+          if ((b & 0x80) !== 0) {
+            if (this.prefixBytes >= MAX_PREFIX_BYTES) {
+              throw new InvalidFrameError(`Length prefix longer than ${MAX_PREFIX_BYTES} bytes`)
+            }
+            break
+          }
+          if (b === 0 && this.prefixBytes > 1) {
+            throw new InvalidFrameError('Length prefix is not a minimal varint')
+          }
+          if (this.length < 2) {
+            throw new ProtocolError(`Frame of ${this.length} bytes is too short for its header`)
+          }
+          this.left = this.length
+          this.prefixBytes = 0
+          this.length = 0
+          this.state = KIND
+          break
+        }
+        case KIND: {
+          const kind = chunk[pos++]
+          this.left--
+          if (kind >= this.limits.length || this.limits[kind] < 0) {
+            throw new ProtocolError(`Unexpected ${KIND_NAMES[kind] ?? `unknown (${kind})`} frame`)
+          }
+          this.kind = kind
+          this.id = 0
+          this.idBytes = 0
+          this.state = ID
+          break
+        }
+        case ID: {
+          const b = chunk[pos++]
+          this.left--
+          this.id += (b & 0x7f) * 2 ** (7 * this.idBytes)
+          this.idBytes++
+          if ((b & 0x80) !== 0) {
+            if (this.idBytes >= MAX_ID_BYTES || this.left === 0) {
+              throw new ProtocolError('Malformed request id')
+            }
+            break
+          }
+          if ((b === 0 && this.idBytes > 1) || this.id > Number.MAX_SAFE_INTEGER) {
+            throw new ProtocolError('Malformed request id')
+          }
+          const size = this.left
+          const limit = this.limits[this.kind]
+          if (size > limit) {
+            this.state = size > 0 ? SKIP : PREFIX
+            this.sink.oversized(this.kind, this.id, size, limit)
+            break
+          }
+          if (size === 0) {
+            this.state = PREFIX
+            this.sink.frame(this.kind, this.id, EMPTY)
+            break
+          }
+          if (end - pos >= size) {
+            // the whole payload is in this chunk: hand out a view, no copy
+            const payload = chunk.subarray(pos, pos + size)
+            pos += size
+            this.left = 0
+            this.state = PREFIX
+            this.sink.frame(this.kind, this.id, payload)
+            break
+          }
+          this.length = size
+          this.state = PAYLOAD
+          break
+        }
+        case PAYLOAD: {
+          const take = Math.min(this.left, end - pos)
+          this.parts.push(chunk.subarray(pos, pos + take))
+          pos += take
+          this.left -= take
+          if (this.left === 0) {
+            const payload = new Uint8Array(this.length)
+            let offset = 0
+            for (const part of this.parts) {
+              payload.set(part, offset)
+              offset += part.byteLength
+            }
+            this.parts = []
+            this.length = 0
+            this.state = PREFIX
+            this.sink.frame(this.kind, this.id, payload)
+          }
+          break
+        }
+        default: {
+          // SKIP: discard an oversized payload as it arrives
+          const take = Math.min(this.left, end - pos)
+          pos += take
+          this.left -= take
+          if (this.left === 0) {
+            this.state = PREFIX
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Queues frames for one stream and hands them over in batches: every frame
+ * written in the same tick goes out in one `stream.send()` (small payloads are
+ * copied into one buffer, large ones are sent by reference), with a real wait
+ * for room when the stream is full.
+ */
+export class FrameWriter {
+  private readonly stream: Stream
+  private readonly onError: (err: Error) => void
+  private slab = new Uint8Array(SLAB_SIZE)
+  private start = 0
+  private pos = 0
+  private parts: Uint8Array[] = []
+  private queued = 0
+  private scheduled = false
+  private writing = false
+  private ending = false
+  private dead = false
+  private readonly flushTask: () => void
+  /** Called when everything queued has been handed to the stream. */
+  onFlushed?: () => void
+
+  constructor (stream: Stream, onError: (err: Error) => void) {
+    this.stream = stream
+    this.onError = onError
+    this.flushTask = () => { void this.flush() }
+  }
+
+  /** Bytes queued and not yet handed to the stream. */
+  get backlog (): number {
+    return this.queued
+  }
+
+  /** Queue one frame. */
+  write (kind: number, id: number, payload: Uint8Array = EMPTY): void {
+    if (this.dead || this.ending) {
+      return
+    }
+    const idLength = varintLength(id)
+    const body = 1 + idLength + payload.byteLength
+    const head = varintLength(body) + 1 + idLength
+    const inline = payload.byteLength <= INLINE_PAYLOAD
+    const need = head + (inline ? payload.byteLength : 0)
+    if (this.slab.byteLength - this.pos < need) {
+      this.cut()
+      this.slab = new Uint8Array(Math.max(SLAB_SIZE, need))
+      this.start = this.pos = 0
+    }
+    const slab = this.slab
+    let p = writeVarint(body, slab, this.pos)
+    slab[p++] = kind
+    p = writeVarint(id, slab, p)
+    if (inline) {
+      slab.set(payload, p)
+      p += payload.byteLength
+    }
+    this.pos = p
+    if (!inline) {
+      this.cut()
+      this.parts.push(payload)
+    }
+    this.queued += head + payload.byteLength
+    this.schedule()
+  }
+
+  /** Hand over what is queued, then close the writing side of the stream. */
+  end (): void {
+    if (this.dead || this.ending) {
+      return
+    }
+    this.ending = true
+    this.schedule()
+  }
+
+  /** Drop everything queued and write nothing more. */
+  discard (): void {
+    this.dead = true
+    this.parts = []
+    this.queued = 0
+    this.start = this.pos
+  }
+
+  private schedule (): void {
+    if (!this.scheduled && !this.writing) {
+      this.scheduled = true
+      queueMicrotask(this.flushTask)
+    }
+  }
+
+  private cut (): void {
+    if (this.pos > this.start) {
+      this.parts.push(this.slab.subarray(this.start, this.pos))
+      this.start = this.pos
+    }
+  }
+
+  private async flush (): Promise<void> {
+    this.scheduled = false
+    if (this.writing) {
+      return
+    }
+    this.writing = true
+    const stream = this.stream
+    try {
+      while (!this.dead && (this.queued > 0)) {
+        if (stream.status !== 'open' || stream.writeStatus !== 'writable') {
+          this.discard()
+          return
+        }
+        if (stream.writableNeedsDrain || stream.writeBufferLength > STREAM_HIGH_WATER) {
+          await writable(stream, STREAM_HIGH_WATER)
+          continue
+        }
+        this.cut()
+        const parts = this.parts
+        this.parts = []
+        this.queued = 0
+        stream.send(parts.length === 1 ? parts[0] : new Uint8ArrayList(...parts))
+      }
+      if (!this.dead) {
+        this.onFlushed?.()
+      }
+      if (this.ending && !this.dead) {
+        this.dead = true
+        stream.close().catch((err: Error) => { stream.abort(err) })
+      }
+    } catch (err: any) {
+      if (!this.dead) {
+        this.discard()
+        this.onError(err)
+      }
+    } finally {
+      this.writing = false
+    }
+    if (!this.dead && (this.queued > 0 || this.ending)) {
+      this.schedule()
+    }
+  }
+}
