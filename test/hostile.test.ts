@@ -11,7 +11,7 @@ import { plaintext } from '@libp2p/plaintext'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { encodeUint8Array, encodingLength } from 'uint8-varint'
-import { createMessenger, FrameDecoder, frame, json, string, FrameTooLargeError, InvalidFrameError, type Messenger, type ErrorDetail } from '../src/index.js'
+import { createMessenger, createRequestor, FrameDecoder, frame, json, string, FrameTooLargeError, InvalidFrameError, type Messenger, type ErrorDetail } from '../src/index.js'
 import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from './helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
@@ -200,6 +200,35 @@ describe('fuzz over real streams', () => {
       expect(errors.filter(e => e.peer?.equals(bad.peerId)).length).toBeGreaterThan(100)
       expect(errors.filter(e => e.peer?.equals(good.peerId))).toEqual([])
       console.info(`${delivery} stream fuzz: 300 hostile streams, ${errors.length} rejected with an error event (${resets} still open on the hostile side when reset), heap +${Math.round(grew / 1e6)} MB`)
+    })
+  }
+})
+
+describe('fuzz: request/response', () => {
+  for (const wire of ['multiplexed', 'stream'] as const) {
+    it(`${wire} wire: 300 hostile streams; the good client's requests all succeed; no handler slot is left taken`, async () => {
+      const [bad, server, good] = live.nodes = await createNodes(3)
+      const api = createRequestor<{ n: number }, { n: number }>(server, { protocol: PROTOCOL, requestCodec: json(), responseCodec: json(), maxRequestSize: 1000, handler: async ({ n }) => ({ n: n * 2 }) })
+      const client = createRequestor<{ n: number }, { n: number }>(good, { protocol: PROTOCOL, requestCodec: json(), responseCodec: json(), mode: wire })
+      live.messengers.push(api, client)
+      await Promise.all([api.ready, client.ready])
+      await introduce(good, server)
+      await connect(bad, server)
+      const r = rng(wire === 'multiplexed' ? 4 : 5)
+      const answers: Array<Promise<{ n: number }>> = []
+      for (let s = 0; s < 300; s++) {
+        if (s % 3 === 0) answers.push(client.request(server.peerId, { n: s }))
+        try {
+          const stream: Stream = await bad.dialProtocol(server.peerId, wire === 'multiplexed' ? `${PROTOCOL}/mux` : PROTOCOL)
+          stream.send(fuzzInput(r, 1000))
+          await stream.close()
+        } catch {}
+      }
+      const got = await Promise.all(answers)
+      expect(got.map(g => g.n)).toEqual(Array.from({ length: 100 }, (_, i) => i * 6))
+      await until(() => api.handling(bad.peerId) === 0, 10_000, 'hostile handler slots released')
+      await until(() => server.getConnections(bad.peerId).flatMap(c => c.streams).length === 0, 10_000, 'hostile streams released')
+      console.info(`request/response ${wire} fuzz: 300 hostile streams, 100 good requests answered`)
     })
   }
 })
