@@ -152,6 +152,8 @@ export interface Channel<T> extends AsyncIterable<Received<T>> {
   receive(options?: AbortOptions): Promise<Received<T>>
   /** Peers connected now that speak the protocol. */
   peers(): PeerId[]
+  /** How `peer` is reached now: `'direct'`, `'relayed'`, or undefined when it is not connected. */
+  connection(peer: PeerId): ConnectionKind | undefined
   /** A handle for one peer; the same handle while it is open. It takes the peer's messages once it receives. */
   peer(id: PeerId): Peer<T>
   /** Messages queued and not yet sent (confirmed mode: not yet acknowledged), to one peer or in all. */
@@ -335,6 +337,10 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
 
   isMember (peer: PeerId): boolean {
     return this.members.has(peer.toString())
+  }
+
+  connection (peer: PeerId): ConnectionKind | undefined {
+    return this.connectionKind(peer)
   }
 
   connectionKind (peer: PeerId): ConnectionKind | undefined {

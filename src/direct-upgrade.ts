@@ -94,6 +94,7 @@ export class DirectUpgrade implements Startable {
   private readonly pending = new Map<string, Attempt>()
   private readonly controller = new AbortController()
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.opened(evt.detail) }
+  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.closed(evt.detail) }
 
   readonly [Symbol.toStringTag] = 'libp2p-messenger/direct-upgrade'
 
@@ -114,10 +115,12 @@ export class DirectUpgrade implements Startable {
 
   start (): void {
     this.components.events.addEventListener('connection:open', this.onOpen)
+    this.components.events.addEventListener('connection:close', this.onClose)
   }
 
   stop (): void {
     this.components.events.removeEventListener('connection:open', this.onOpen)
+    this.components.events.removeEventListener('connection:close', this.onClose)
     this.controller.abort()
     for (const a of this.pending.values()) {
       clearTimeout(a.timer)
@@ -154,6 +157,21 @@ export class DirectUpgrade implements Startable {
     // the smaller id dials at once, the other after a grace period
     const first = this.components.peerId.toString() < key
     attempt.timer = setTimeout(() => { void this.dial(attempt) }, first ? 0 : this.grace)
+  }
+
+  /**
+   * A direct connection closed while a relayed one remains (e.g. the peer
+   * reloaded: its old direct connection is noticed dead only now, after its
+   * new relayed one already opened): try to go direct again.
+   */
+  private closed (conn: Connection): void {
+    if (!conn.direct || this.controller.signal.aborted) {
+      return
+    }
+    const relayed = this.components.connectionManager.getConnections(conn.remotePeer).find(c => !c.direct && c.status === 'open')
+    if (relayed != null) {
+      this.opened(relayed)
+    }
   }
 
   private async dial (a: Attempt): Promise<void> {

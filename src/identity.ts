@@ -14,11 +14,14 @@
  * const identity = await loadIdentity()
  * const node = await createBrowserNode({ relays, privateKey: identity.privateKey })
  * ```
+ *
+ * Where Web Locks are missing (a page that is not a secure context, such as
+ * plain http on a LAN address) the key is kept in the tab's sessionStorage
+ * instead: it survives reloads, but a duplicated tab shares it.
  */
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { openDB } from 'idb'
-import { StorageError } from './errors.js'
 import type { PeerId, PrivateKey, AbortOptions } from '@libp2p/interface'
 
 export interface IdentityInit extends AbortOptions {
@@ -43,11 +46,12 @@ const DB = 'libp2p-messenger/identities'
 
 export async function loadIdentity (init: IdentityInit = {}): Promise<Identity> {
   const ns = init.namespace ?? 'default'
+  const sessionKey = `libp2p-messenger/slot/${ns}`
   const locks = globalThis.navigator?.locks
   if (locks == null) {
-    throw new StorageError('Web Locks are not available: cannot keep identities apart between tabs')
+    // not a secure context (plain http on a LAN address): no Web Locks
+    return sessionIdentity(ns)
   }
-  const sessionKey = `libp2p-messenger/slot/${ns}`
   const db = await openDB<any>(DB, 1, {
     upgrade (d) { d.createObjectStore('keys', { keyPath: ['ns', 'slot'] }) }
   })
@@ -84,6 +88,23 @@ export async function loadIdentity (init: IdentityInit = {}): Promise<Identity> 
   } finally {
     db.close()
   }
+}
+
+/**
+ * Without Web Locks: the key lives in this tab's sessionStorage. It survives
+ * reloads; a duplicated tab copies sessionStorage and so shares the identity.
+ */
+async function sessionIdentity (ns: string): Promise<Identity> {
+  const keyName = `libp2p-messenger/session-key/${ns}`
+  const stored = sessionStorage.getItem(keyName)
+  let privateKey: PrivateKey
+  if (stored != null) {
+    privateKey = privateKeyFromProtobuf(Uint8Array.from(atob(stored), c => c.charCodeAt(0)))
+  } else {
+    privateKey = await generateKeyPair('Ed25519')
+    sessionStorage.setItem(keyName, btoa(String.fromCharCode(...privateKeyToProtobuf(privateKey))))
+  }
+  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), slot: -1, release: () => {} }
 }
 
 /** Take the lock of a slot, waiting up to `wait` ms; undefined if it stays taken. */
