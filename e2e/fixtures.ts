@@ -6,12 +6,15 @@ import { test as base, expect, type BrowserContext, type Page } from '@playwrigh
 export interface TabOptions {
   relays?: string[]
   room?: string
+  /** make WebRTC impossible for this tab (see blockWebRTC()); handled here, before the page loads */
   blockWebRTC?: boolean
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
   protocol?: string
   persist?: boolean
   queueTtl?: number
+  /** count received messages per sender instead of keeping them: see harness.tally() */
+  tally?: boolean
 }
 
 export interface Tab {
@@ -34,6 +37,7 @@ export const test = base.extend<Fixtures>({
     await use(async (options = {}, ctx = context) => {
       const page = await ctx.newPage()
       pages.push(page)
+      if (options.blockWebRTC === true) await blockWebRTC(page)
       page.on('pageerror', (err) => { console.error('[page error]', err.message) })
       await page.goto('/index.html')
       const id = await page.evaluate(async (opts) => window.harness.start(opts), { relays: [relay], ...options })
@@ -65,4 +69,112 @@ export async function allConnected (tabs: Tab[], timeout = 30_000): Promise<void
 /** Wait until `tab` has received `count` messages from `from` (or from anyone). */
 export async function waitForCount (tab: Tab, count: number, from?: string, timeout = 60_000): Promise<void> {
   await tab.page.waitForFunction(([n, f]) => window.harness.receivedCount(f as string | undefined) >= (n as number), [count, from] as const, { timeout, polling: 100 })
+}
+
+/**
+ * Count RTCPeerConnections and RTCDataChannels in every page of `context`
+ * opened after this call (`window.harness.rtc()`). It must run before the
+ * page's scripts: @libp2p/webrtc takes `globalThis.RTCPeerConnection` when its
+ * module loads, so a wrapper installed later is never used.
+ */
+export async function instrumentRTC (context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const Native = globalThis.RTCPeerConnection
+    if (Native == null || (globalThis as any).__rtc != null) return
+    interface Rec { closed: boolean, channels: Set<RTCDataChannel> }
+    const counters = {
+      created: 0,
+      live: 0,
+      maxLive: 0,
+      dcCreated: 0,
+      dcOpen: 0,
+      maxDcOpen: 0,
+      snapshot: () => {
+        const states: Record<string, number> = {}
+        let dcOpen = 0
+        for (const [pc, rec] of records) {
+          states[pc.connectionState] = (states[pc.connectionState] ?? 0) + 1
+          for (const dc of rec.channels) if (dc.readyState === 'open') dcOpen++
+        }
+        return { live: records.size, dcOpen, states }
+      }
+    }
+    // only connections not closed yet (and their channels) are held
+    const records = new Map<RTCPeerConnection, Rec>()
+    const channelState = new WeakMap<RTCDataChannel, { opened: boolean, done: boolean }>()
+    const channelClosed = (dc: RTCDataChannel, rec: Rec): void => {
+      const st = channelState.get(dc)
+      if (st == null || st.done) return
+      st.done = true
+      if (st.opened) counters.dcOpen--
+      rec.channels.delete(dc)
+    }
+    const track = (dc: RTCDataChannel, rec: Rec | undefined): void => {
+      if (rec == null || channelState.has(dc)) return
+      counters.dcCreated++
+      const st = { opened: false, done: false }
+      channelState.set(dc, st)
+      rec.channels.add(dc)
+      const opened = (): void => {
+        if (st.opened || st.done) return
+        st.opened = true
+        counters.dcOpen++
+        counters.maxDcOpen = Math.max(counters.maxDcOpen, counters.dcOpen)
+      }
+      if (dc.readyState === 'open') opened()
+      dc.addEventListener('open', opened)
+      dc.addEventListener('close', () => { channelClosed(dc, rec) })
+    }
+    const pcClosed = (pc: RTCPeerConnection): void => {
+      const rec = records.get(pc)
+      if (rec == null || rec.closed) return
+      rec.closed = true
+      records.delete(pc)
+      counters.live--
+      // close() does not fire 'close' on the connection's channels
+      for (const dc of [...rec.channels]) channelClosed(dc, rec)
+    }
+    class CountedPeerConnection extends Native {
+      constructor (config?: RTCConfiguration) {
+        super(config)
+        records.set(this, { closed: false, channels: new Set() })
+        counters.created++
+        counters.live++
+        counters.maxLive = Math.max(counters.maxLive, counters.live)
+        this.addEventListener('connectionstatechange', () => { if (this.connectionState === 'closed') pcClosed(this) })
+        this.addEventListener('datachannel', (e) => { track(e.channel, records.get(this)) })
+      }
+
+      override createDataChannel (label: string, init?: RTCDataChannelInit): RTCDataChannel {
+        const dc = super.createDataChannel(label, init)
+        track(dc, records.get(this))
+        return dc
+      }
+
+      override close (): void {
+        super.close()
+        pcClosed(this)
+      }
+    }
+    globalThis.RTCPeerConnection = CountedPeerConnection as typeof RTCPeerConnection;
+    (globalThis as any).__rtc = counters
+  })
+}
+
+/**
+ * Make WebRTC impossible in `target` (a page, or every page of a context)
+ * from its next load on, as behind a NAT that no STUN can traverse: ICE gets
+ * no servers and the 'relay' policy, so it finds no usable candidate. It must
+ * run before the page's scripts: @libp2p/webrtc takes
+ * `globalThis.RTCPeerConnection` when its module loads, so a replacement made
+ * later blocks nothing.
+ */
+export async function blockWebRTC (target: Page | BrowserContext): Promise<void> {
+  await target.addInitScript(() => {
+    const Native = globalThis.RTCPeerConnection
+    if (Native == null) return
+    globalThis.RTCPeerConnection = class extends Native {
+      constructor (config?: RTCConfiguration) { super({ ...config, iceServers: [], iceTransportPolicy: 'relay' }) }
+    } as typeof RTCPeerConnection
+  })
 }

@@ -10,7 +10,7 @@
  * blocked database become `StorageError`s, which the outbox reports and
  * retries.
  */
-import { openDB } from 'idb'
+import { openDB, unwrap } from 'idb'
 import { StorageError } from './errors.js'
 import type { OutboxBatch, OutboxLane, OutboxRecord, OutboxStore } from './outbox.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -28,44 +28,79 @@ export interface IndexedDBOutboxInit {
 
 const VERSION = 1
 
+/**
+ * How long opening the database may wait behind another tab (a blocked
+ * upgrade) before the attempt fails with a `StorageError` and is retried.
+ *
+ * @default 10_000
+ */
+export const DEFAULT_OPEN_TIMEOUT = 10_000
+
 export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
   let db: IDBPDatabase<OutboxSchema> | undefined
   let opening: Promise<IDBPDatabase<OutboxSchema>> | undefined
+  /** bumped by close(): an open still under way then closes what it gets */
+  let generation = 0
+
+  const upgrade = (database: IDBPDatabase<OutboxSchema>): void => {
+    if (!database.objectStoreNames.contains('records')) {
+      database.createObjectStore('records', { keyPath: ['protocol', 'peer', 'seq'] })
+    }
+    if (!database.objectStoreNames.contains('lanes')) {
+      database.createObjectStore('lanes', { keyPath: ['protocol', 'peer'] })
+    }
+  }
+
+  /**
+   * One connection attempt. Each connection closes itself when another tab
+   * wants a newer version, and one that opens only after its attempt timed
+   * out is closed at once: this tab never blocks another's upgrade.
+   */
+  const connect = async (version?: number): Promise<IDBPDatabase<OutboxSchema>> => {
+    const pending = openDB<OutboxSchema>(init.name, version, {
+      upgrade,
+      blocking (_current, _wanted, event) {
+        const raw = event.target as IDBDatabase
+        raw.close()
+        if (db != null && unwrap(db) === raw) db = undefined
+      },
+      terminated () { db = undefined }
+    })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new StorageError('Opening the outbox database is blocked by another tab'))
+        pending.then((late) => { late.close() }, () => {})
+      }, DEFAULT_OPEN_TIMEOUT)
+    })
+    try {
+      return await Promise.race([pending, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 
   const open = async (): Promise<IDBPDatabase<OutboxSchema>> => {
     if (db != null) return db
     opening ??= (async () => {
       if (globalThis.indexedDB == null) throw new StorageError('IndexedDB is not available here')
-      const callbacks = {
-        upgrade (database: IDBPDatabase<OutboxSchema>) {
-          if (!database.objectStoreNames.contains('records')) {
-            database.createObjectStore('records', { keyPath: ['protocol', 'peer', 'seq'] })
-          }
-          if (!database.objectStoreNames.contains('lanes')) {
-            database.createObjectStore('lanes', { keyPath: ['protocol', 'peer'] })
-          }
-        },
-        blocking () {
-          // another tab wants a newer version: let it, reopen later
-          db?.close()
-          db = undefined
-        },
-        terminated () {
-          db = undefined
-        }
-      }
+      const gen = generation
       let conn: IDBPDatabase<OutboxSchema>
       try {
-        conn = await withTimeout(openDB<OutboxSchema>(init.name, VERSION, callbacks), 10_000, 'Opening the outbox database is blocked by another tab')
+        conn = await connect(VERSION)
       } catch (err: any) {
         if (err?.name !== 'VersionError') throw err
         // another tab upgraded the database: open whatever version it has now
-        conn = await withTimeout(openDB<OutboxSchema>(init.name, undefined, callbacks), 10_000, 'Opening the outbox database is blocked by another tab')
+        conn = await connect()
         if (!conn.objectStoreNames.contains('records') || !conn.objectStoreNames.contains('lanes')) {
           const version = conn.version
           conn.close()
-          conn = await withTimeout(openDB<OutboxSchema>(init.name, version + 1, callbacks), 10_000, 'Opening the outbox database is blocked by another tab')
+          conn = await connect(version + 1)
         }
+      }
+      if (gen !== generation) {
+        conn.close()
+        throw new StorageError('The outbox database was closed')
       }
       db = conn
       return conn
@@ -109,6 +144,7 @@ export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
       }
     },
     close () {
+      generation++
       db?.close()
       db = undefined
     }
@@ -119,13 +155,4 @@ function toStorageError (err: any): StorageError {
   if (err instanceof StorageError) return err
   const what = err?.name === 'QuotaExceededError' ? 'Storage quota exceeded' : `IndexedDB failed (${err?.name ?? 'error'})`
   return new StorageError(`${what}: ${err?.message ?? err}`, { cause: err })
-}
-
-async function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    return await Promise.race([promise, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new StorageError(message)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
 }

@@ -9,19 +9,55 @@ interface StartOptions {
   relays: string[]
   room?: string
   protocol?: string
-  /** make WebRTC impossible for this tab (ICE without candidates: 'relay' policy and no TURN) */
-  blockWebRTC?: boolean
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
   /** identity in IndexedDB (one per tab, kept across reloads), outbox in IndexedDB, receipts in localStorage */
   persist?: boolean
   queueTtl?: number
+  /**
+   * Count received messages per sender and prefix instead of keeping them
+   * (long runs: the page's memory stays flat). Messages must be `${prefix}${i}`,
+   * i = 0, 1, … per sender; see `tally()`.
+   */
+  tally?: boolean
+}
+
+/** Received messages of one sender and prefix, counted rather than kept (`start({ tally: true })`). */
+interface Tally {
+  from: string
+  prefix: string
+  /** messages taken */
+  count: number
+  /** the next index expected: equals `count` when every message came once, in order */
+  next: number
+  /** messages that were not the expected next one (duplicates, gaps, reordering) */
+  bad: number
+  /** the first few of those, as `got <data>, expected <index>` */
+  samples: string[]
+}
+
+/** RTCPeerConnection / RTCDataChannel counters installed by `instrumentRTC()` (e2e/fixtures.ts) before the page loads. */
+interface RtcCounters {
+  /** RTCPeerConnections constructed */
+  created: number
+  /** constructed and not closed */
+  live: number
+  maxLive: number
+  /** RTCDataChannels seen (created here or announced by the remote side) */
+  dcCreated: number
+  /** data channels that fired `open` and have not closed (nor their connection) */
+  dcOpen: number
+  maxDcOpen: number
+  snapshot: () => { live: number, dcOpen: number, states: Record<string, number> }
 }
 
 declare global {
   // exposed by a test with page.exposeFunction: sees every message the application takes, across reloads
   // eslint-disable-next-line no-var
   var __record: ((from: string, data: string) => void) | undefined
+  // installed by instrumentRTC() (e2e/fixtures.ts) with an init script
+  // eslint-disable-next-line no-var
+  var __rtc: RtcCounters | undefined
 }
 
 interface Got { from: string, data: string }
@@ -37,7 +73,28 @@ const state: {
   drops: DropDetail[]
   errors: string[]
   firstMessageAt?: number
-} = { received: [], joins: [], leaves: [], drops: [], errors: [] }
+  tally: Map<string, Tally>
+  reservations: Array<{ address: string, reserved: boolean, at: number }>
+} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), reservations: [] }
+
+function tallyMessage (from: string, data: string): void {
+  const m = /^(.*?)(\d+)$/.exec(data)
+  const prefix = m?.[1] ?? data
+  const index = m != null ? Number(m[2]) : NaN
+  const key = `${from}\n${prefix}`
+  let t = state.tally.get(key)
+  if (t == null) {
+    t = { from, prefix, count: 0, next: 0, bad: 0, samples: [] }
+    state.tally.set(key, t)
+  }
+  t.count++
+  if (index === t.next) {
+    t.next++
+  } else {
+    t.bad++
+    if (t.samples.length < 5) t.samples.push(`got ${data}, expected ${t.next}`)
+  }
+}
 
 // Loopback-only hosts: Chrome gathers ICE candidates there only after a media
 // permission was granted (with --use-fake-ui-for-media-stream). Test page only.
@@ -46,13 +103,6 @@ const media = navigator.mediaDevices?.getUserMedia({ audio: true }).then((s) => 
 const harness = {
   async start (opts: StartOptions): Promise<string> {
     await media
-    if (opts.blockWebRTC === true) {
-      // as if behind a NAT that no STUN can traverse: ICE finds no usable candidate
-      const Native = globalThis.RTCPeerConnection
-      globalThis.RTCPeerConnection = class extends Native {
-        constructor (config?: RTCConfiguration) { super({ ...config, iceServers: [], iceTransportPolicy: 'relay' }) }
-      } as typeof RTCPeerConnection
-    }
     const identity = opts.persist === true ? await loadIdentity() : undefined
     const node = await createBrowserNode({ relays: opts.relays, room: opts.room, allowInsecureRelays: true, webrtc: opts.webrtc, privateKey: identity?.privateKey })
     const outbox = opts.persist === true ? await openOutbox(indexedDBOutboxStore({ name: `libp2p-messenger/outbox/${node.peerId.toString()}` })) : undefined
@@ -72,10 +122,13 @@ const harness = {
     messenger.addEventListener('peer:leave', (e) => { state.leaves.push({ peer: e.detail.toString(), at: Date.now() }) })
     messenger.addEventListener('drop', (e) => { state.drops.push(e.detail) })
     messenger.addEventListener('error', (e) => { state.errors.push(`${e.detail.error.name}: ${e.detail.error.message}`) })
+    node.services.relays.addEventListener('reservation:change', (e) => { state.reservations.push({ ...e.detail, at: Date.now() }) })
+    const tally = opts.tally === true
     void (async () => {
       for await (const { from, data } of messenger) {
         state.firstMessageAt ??= Date.now()
-        state.received.push({ from: from.toString(), data })
+        if (tally) tallyMessage(from.toString(), data)
+        else state.received.push({ from: from.toString(), data })
         globalThis.__record?.(from.toString(), data)
       }
     })()
@@ -116,6 +169,53 @@ const harness = {
       await new Promise(resolve => setTimeout(resolve, every))
     }
   },
+  /**
+   * Broadcast `${prefix}${i}`, i = 0 … count-1, one every `every` ms on a fixed
+   * schedule (no drift); resolves when all are queued, with the fewest and most
+   * peers one broadcast reached.
+   */
+  async broadcastPaced (prefix: string, count: number, every: number): Promise<{ sent: number, minPeers: number, maxPeers: number }> {
+    const m = state.messenger
+    if (m == null) throw new Error('not started')
+    const t0 = performance.now()
+    let minPeers = Infinity
+    let maxPeers = 0
+    for (let i = 0; i < count; i++) {
+      const wait = t0 + i * every - performance.now()
+      if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+      const n = m.broadcast(`${prefix}${i}`).length
+      minPeers = Math.min(minPeers, n)
+      maxPeers = Math.max(maxPeers, n)
+    }
+    return { sent: count, minPeers, maxPeers }
+  },
+  /** Per sender and prefix: what arrived (`start({ tally: true })`). */
+  tally: (): Tally[] => [...state.tally.values()],
+  /** RTCPeerConnection / RTCDataChannel counts (needs instrumentRTC() from e2e/fixtures.ts). */
+  rtc () {
+    const r = globalThis.__rtc
+    if (r == null) return undefined
+    const { live, dcOpen, states } = r.snapshot()
+    return { created: r.created, live, maxLive: r.maxLive, dcCreated: r.dcCreated, dcOpen, maxDcOpen: r.maxDcOpen, states }
+  },
+  /** Used JS heap in bytes, after a full GC when gc() is exposed (--js-flags=--expose-gc; precise with --enable-precise-memory-info). */
+  heap (): number | undefined {
+    globalThis.gc?.()
+    return (performance as any).memory?.usedJSHeapSize
+  },
+  /** What the peer store knows of a peer: its protocols and addresses (diagnostics). */
+  async peerInfo (peer: string): Promise<{ protocols: string[], addresses: string[] } | undefined> {
+    try {
+      const p = await state.node?.peerStore.get(peerIdFromString(peer))
+      return p == null ? undefined : { protocols: p.protocols, addresses: p.addresses.map(a => a.multiaddr.toString()) }
+    } catch {
+      return undefined
+    }
+  },
+  /** Every configured relay and whether a reservation is held on it now. */
+  relayStatus: () => state.node?.services.relays.status() ?? [],
+  /** Reservations gained and lost, in order. */
+  reservations: () => state.reservations,
   async flush (): Promise<void> {
     await state.messenger?.flush()
   },
