@@ -4,25 +4,9 @@
  * and network loss — all with exact counts.
  */
 import { RelayProcess } from './relay-process.js'
-import { test, expect, allConnected, waitForCount, type Tab } from './fixtures.js'
-import type { Page } from '@playwright/test'
+import { test, expect, allConnected, diagnose, journal, until, waitForCount, type Tab } from './fixtures.js'
 
 const expected = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
-
-/** Everything the page's application takes, recorded outside the page so it survives reloads. */
-async function recorder (page: Page): Promise<string[]> {
-  const log: string[] = []
-  await page.exposeFunction('__record', (_from: string, data: string) => { log.push(data) })
-  return log
-}
-
-async function until (check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 test('B\'s tab closed; A queues 500 messages to B and reloads; B opens again: B receives 500, once each, in order', async ({ openTab, reloadTab, browser }) => {
   const ctxA = await browser.newContext()
@@ -58,23 +42,29 @@ test('confirmed mode: A sends 1,000 while B reloads twice; B\'s application sees
   const ctxB = await browser.newContext()
   const opts = { room: 'confirmed-reloads', persist: true, delivery: 'confirmed' as const }
   const a = await openTab(opts, ctxA)
-  const bPage = await ctxB.newPage()
-  const log = await recorder(bPage)
-  await bPage.close()
   let b: Tab = await openTab(opts, ctxB)
-  await b.page.exposeFunction('__record', (_from: string, data: string) => { log.push(data) })
   await allConnected([a, b])
   const sending = a.page.evaluate(async (id) => window.harness.sendPaced(id, 'c', 1000, 25, 50), b.id)
+  const reloadsAt: number[] = []
   for (let r = 0; r < 2; r++) {
-    await until(() => log.length >= (r + 1) * 250, 60_000, `${(r + 1) * 250} messages`)
+    reloadsAt.push((await until(async () => await journal(b), log => log.length >= (r + 1) * 250, 60_000, `${(r + 1) * 250} messages`)).length)
     const before = b.id
     b = await reloadTab(b, opts)
     expect(b.id).toBe(before)
   }
   await sending
-  await until(() => log.length >= 1000, 90_000, '1000 messages')
+  let log: string[] = []
+  try {
+    log = await until(async () => await journal(b), l => l.length >= 1000, 90_000, '1000 messages')
+  } catch (err) {
+    const seen = new Set(await journal(b))
+    console.info(`B's application took ${seen.size}; reloads after ${reloadsAt.join(', ')}; missing ${expected('c', 1000).filter(m => !seen.has(m)).join(' ')}`)
+    await diagnose([a, b])
+    throw err
+  }
   await new Promise(resolve => setTimeout(resolve, 1500))
-  expect(log).toEqual(expected('c', 1000))
+  expect(await journal(b)).toEqual(expected('c', 1000))
+  expect(log.length).toBe(1000)
   await a.page.waitForFunction(() => window.harness.pending() === 0, undefined, { timeout: 30_000 })
   await ctxA.close()
   await ctxB.close()

@@ -178,3 +178,42 @@ export async function blockWebRTC (target: Page | BrowserContext): Promise<void>
     } as typeof RTCPeerConnection
   })
 }
+
+/** Print what each tab knows (peers, connections, lanes, events): call when a wait timed out. */
+export async function diagnose (tabs: Tab[]): Promise<void> {
+  for (const [i, t] of tabs.entries()) {
+    if (t.page.isClosed()) continue
+    const d = await t.page.evaluate(() => ({
+      peers: window.harness.peers(),
+      pending: window.harness.pending(),
+      outLanes: window.harness.outLanes(),
+      inLanes: window.harness.lanes(),
+      connections: window.harness.connections(),
+      relays: window.harness.relayStatus(),
+      errors: window.harness.errors().slice(-10),
+      drops: window.harness.drops(),
+      joins: window.harness.joins().length,
+      leaves: window.harness.leaves().length
+    })).catch((err: Error) => ({ unavailable: err.message }))
+    console.info(`[diagnose] tab ${i} ${t.id}: ${JSON.stringify(d, null, 1)}`)
+  }
+}
+
+/**
+ * What a persisted tab's application took (its journal in localStorage), read
+ * while the tab may be reloading: an empty list until the page answers.
+ */
+export async function journal (tab: Tab): Promise<string[]> {
+  return await tab.page.evaluate(() => window.harness.journal()).catch(() => [])
+}
+
+/** Poll `read` until `done` holds for its result; throws naming `what` after `ms`. */
+export async function until<T> (read: () => Promise<T>, done: (value: T) => boolean, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const value = await read()
+    if (done(value)) return value
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}

@@ -6,19 +6,11 @@
  * are in durable.spec.ts and browser.spec.ts.)
  */
 import { RelayProcess } from './relay-process.js'
-import { test, expect, allConnected, waitForCount } from './fixtures.js'
+import { test, expect, allConnected, journal, until, waitForCount } from './fixtures.js'
 import type { Page } from '@playwright/test'
 
 const expected = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-async function until (check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 test('two relays, the second dies mid-transfer (relayed only, confirmed): every message arrives once, in order, both ways; the first relay keeps both reservations', async ({ openTab, relay }) => {
   const second = new RelayProcess()
@@ -75,23 +67,21 @@ test('two relays, the second dies mid-transfer (relayed only, confirmed): every 
 test('the receiving tab crashes mid-transfer (confirmed, persisted): the sender sees it leave; opened again it has the same identity and its application sees every message once, in order', async ({ openTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
-  // everything B's application takes, recorded outside the page: survives the crash
-  const log: string[] = []
-  await ctxB.exposeFunction('__record', (_from: string, data: string) => { log.push(data) })
   const opts = { room: 'crash', persist: true, delivery: 'confirmed' as const }
   const a = await openTab(opts, ctxA)
   const b = await openTab(opts, ctxB)
   await allConnected([a, b])
   const n = 1000
   const sending = a.page.evaluate(async (id) => { await window.harness.sendPaced(id, 'x', 1000, 10, 100) }, b.id)
-  await until(() => log.length >= 250, 60_000, '250 messages')
+  // B's application journals what it takes in localStorage, with the SDK's receipts: it survives the crash
+  await until(async () => await journal(b), log => log.length >= 250, 60_000, '250 messages')
 
+  const atCrash = (await journal(b)).length
   const cdp = await ctxB.newCDPSession(b.page)
   const crashed = new Promise(resolve => b.page.once('crash', resolve))
   const crashedAt = Date.now()
   void cdp.send('Page.crash').catch(() => {})
   await crashed
-  const atCrash = log.length
   // the crash came mid-transfer
   expect(atCrash).toBeLessThan(n - 100)
   // no unload ran: the sender notices through its connection monitor
@@ -104,9 +94,9 @@ test('the receiving tab crashes mid-transfer (confirmed, persisted): the sender 
   const b2 = await openTab(opts, ctxB)
   expect(b2.id).toBe(b.id)
   await sending
-  await until(() => log.length >= n, 90_000, `${n} messages`)
+  await until(async () => await journal(b2), log => log.length >= n, 90_000, `${n} messages`)
   await sleep(1500)
-  expect(log).toEqual(expected('x', n))
+  expect(await journal(b2)).toEqual(expected('x', n))
   await a.page.waitForFunction(() => window.harness.pending() === 0, undefined, { timeout: 30_000 })
   expect(await a.page.evaluate(() => window.harness.drops())).toEqual([])
   console.info(`B crashed after ${atCrash}/${n} messages; A saw peer:leave after ${leftAfter} ms; B opened again with the same id and took the rest`)

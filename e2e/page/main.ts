@@ -52,9 +52,6 @@ interface RtcCounters {
 }
 
 declare global {
-  // exposed by a test with page.exposeFunction: sees every message the application takes, across reloads
-  // eslint-disable-next-line no-var
-  var __record: ((from: string, data: string) => void) | undefined
   // installed by instrumentRTC() (e2e/fixtures.ts) with an init script
   // eslint-disable-next-line no-var
   var __rtc: RtcCounters | undefined
@@ -124,12 +121,15 @@ const harness = {
     messenger.addEventListener('error', (e) => { state.errors.push(`${e.detail.error.name}: ${e.detail.error.message}`) })
     node.services.relays.addEventListener('reservation:change', (e) => { state.reservations.push({ ...e.detail, at: Date.now() }) })
     const tally = opts.tally === true
+    // persisted tabs journal what the application took, in the same task as the SDK's receipt,
+    // so the record survives reloads and crashes exactly as the receipts do
+    const journal = opts.persist === true ? `e2e/journal/${node.peerId.toString()}` : undefined
     void (async () => {
       for await (const { from, data } of messenger) {
         state.firstMessageAt ??= Date.now()
         if (tally) tallyMessage(from.toString(), data)
         else state.received.push({ from: from.toString(), data })
-        globalThis.__record?.(from.toString(), data)
+        if (journal != null) localStorage.setItem(journal, (localStorage.getItem(journal) ?? '') + data + '\n')
       }
     })()
     await messenger.ready
@@ -240,6 +240,10 @@ const harness = {
   errors: () => state.errors,
   pending: () => state.messenger?.pending() ?? 0,
   lanes: () => [...((state.messenger as any)?.inbound?.values() ?? [])].map((l: any) => ({ streams: l.readers.length, full: l.full, buffered: l.buffered, ids: l.readers.map((r: any) => r.stream.id + ':' + r.stream.status + ':' + r.ended) })),
+  /** Persisted tabs: every message this identity's application took, across reloads and crashes. */
+  journal: (): string[] => (localStorage.getItem(`e2e/journal/${state.node?.peerId.toString() ?? ''}`) ?? '').split('\n').slice(0, -1),
+  /** Outbound lanes, for diagnostics when a test times out. */
+  outLanes: () => [...((state.messenger as any)?.outbound?.values() ?? [])].map((l: any) => ({ peer: l.peer.toString(), queued: l.queue.length, written: l.written, stream: l.stream == null ? undefined : `${l.stream.status} w=${l.stream.writeStatus} buf=${l.stream.writeBufferLength}`, running: l.running, retrying: l.retryTimer != null, failures: l.backoff?.failures })),
   connections: () => state.node?.getConnections().map(c => ({ peer: c.remotePeer.toString(), direct: c.direct, limited: c.limits != null, addr: c.remoteAddr.toString(), streams: c.streams.map(s => `${s.protocol} ${s.direction} ${s.status} r=${s.readStatus} w=${s.writeStatus} rw=${s.remoteWriteStatus} rb=${s.readBufferLength}`) })) ?? [],
   async stop (): Promise<void> {
     await state.messenger?.stop()
