@@ -13,7 +13,8 @@
  * written again on the next stream if the current one breaks.
  */
 import { Backoff } from './backoff.js'
-import { bestConnection, connectionRank } from './connections.js'
+import { bestConnection, connectionRank, connectionTo } from './connections.js'
+import type { Dialer } from './connections.js'
 import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError } from './errors.js'
 import { FrameDecoder, varintLength, writeVarint } from './framing.js'
 import { FrameQueue } from './frame-queue.js'
@@ -24,10 +25,8 @@ import type { Codec } from './codec.js'
 import type { Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
 
 /** What a lane needs from the libp2p node. */
-export interface LaneNode {
-  getConnections(peerId?: PeerId): Connection[]
-  dial(peer: PeerId, options?: AbortOptions): Promise<Connection>
-}
+/** What a lane needs of the libp2p node. */
+export type LaneNode = Dialer
 
 /** What to do with a message that does not fit in a full queue. */
 export type QueuePolicy = 'drop-newest' | 'drop-oldest' | 'error'
@@ -448,10 +447,8 @@ export class OutboundLane {
   private async open (): Promise<Stream | undefined> {
     const timed = timedSignal(this.opts.openTimeout, this.host.signal)
     try {
-      let conn = bestConnection(this.host.node.getConnections(this.peer))
-      if (conn == null) {
-        conn = await this.host.node.dial(this.peer, { signal: timed.signal })
-      }
+      // one attempt: the lane's own backoff paces retries
+      const conn = await connectionTo(this.host.node, this.peer, timed.signal, 1)
       const stream = await conn.newStream(this.opts.protocol, {
         signal: timed.signal,
         runOnLimitedConnection: true

@@ -16,7 +16,7 @@
  *   the writing side, read one RESPONSE or ERROR); giving up resets the stream.
  */
 import { setMaxListeners } from 'main-event'
-import { bestConnection, connectionRank } from './connections.js'
+import { bestConnection, connectionRank, connectionTo } from './connections.js'
 import {
   FrameTooLargeError, MessengerStoppedError, ProtocolError, QueueFullError, RemoteError, RequestAbortedError,
   RequestTimeoutError, StreamOpenError, TooManyRequestsError
@@ -326,7 +326,7 @@ class Lane<Res> {
     let failure: Error | undefined
     let opened: Conduit<Res> | undefined
     try {
-      const conn = bestConnection(node.getConnections(this.peer)) ?? await node.dial(this.peer, { signal: timed.signal })
+      const conn = await connectionTo(node, this.peer, timed.signal)
       const stream = await conn.newStream(opts.protocol, {
         signal: timed.signal,
         runOnLimitedConnection: true,
@@ -373,7 +373,7 @@ class Lane<Res> {
     }
     const timed = timedSignal(opts.openTimeout, controller.signal)
     try {
-      const conn = best ?? await node.dial(this.peer, { signal: timed.signal })
+      const conn = best ?? await connectionTo(node, this.peer, timed.signal)
       stream = await conn.newStream(opts.protocol, {
         signal: timed.signal,
         runOnLimitedConnection: true,

@@ -13,7 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { createRelay, type Relay } from '../relay/server.js'
-import { createMessenger, string } from '../src/index.js'
+import { createBrowserNode, createMessenger, string } from '../src/index.js'
 import { until } from './helpers/nodes.js'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -81,12 +81,12 @@ describe('relay abuse', () => {
 })
 
 describe('relay under load', () => {
-  it('with 150 reserved peers it still grants reservations and carries relayed messages', async () => {
+  it('with 300 reserved peers it still grants reservations, carries relayed messages and lets a room discover itself', async () => {
     const crowd: Libp2p[] = []
-    for (let batch = 0; batch < 5; batch++) {
+    for (let batch = 0; batch < 10; batch++) {
       crowd.push(...await Promise.all(Array.from({ length: 30 }, async () => client())))
     }
-    expect(relay.status().reservations).toBeGreaterThanOrEqual(150)
+    expect(relay.status().reservations).toBeGreaterThanOrEqual(300)
     const [a, b] = await Promise.all([client(), client()])
     const ma = createMessenger<string>(a, { protocol: '/load/1', codec: string() })
     const mb = createMessenger<string>(b, { protocol: '/load/1', codec: string() })
@@ -96,7 +96,18 @@ describe('relay under load', () => {
     const got: string[] = []
     for (let i = 0; i < 200; i++) got.push((await mb.receive({ signal: AbortSignal.timeout(10_000) })).data)
     expect(got).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`))
-    console.info(`relay under load: ${relay.status().reservations} reservations, ${relay.status().connections} connections`)
     await Promise.all([ma.stop(), mb.stop()])
+
+    // two nodes of the SDK's own preset join a room on the crowded relay: they find each other and talk
+    const t0 = Date.now()
+    const members = await Promise.all([0, 1].map(async () => createBrowserNode({ relays: [relayAddr()], room: 'load', webrtc: false, allowInsecureRelays: true })))
+    started.push(...members)
+    const [mx, my] = members.map(n => createMessenger<string>(n, { protocol: '/load/room/1', codec: string() }))
+    await until(() => mx.peers().some(p => p.equals(members[1].peerId)) && my.peers().some(p => p.equals(members[0].peerId)), 20_000, 'room discovery')
+    const found = Date.now() - t0
+    mx.send(members[1].peerId, 'hello')
+    expect((await my.receive({ signal: AbortSignal.timeout(10_000) })).data).toBe('hello')
+    console.info(`relay under load: ${relay.status().reservations} reservations, ${relay.status().connections} connections; two room members found each other ${found} ms after starting`)
+    await Promise.all([mx.stop(), my.stop()])
   }, 120_000)
 })
