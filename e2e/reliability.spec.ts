@@ -261,3 +261,22 @@ test('an upgrade blocked by a stale tab is abandoned; a later upgrade by another
   await upgrade(later)
   await later.waitForFunction(() => (globalThis as any).upgrade.done === true, undefined, { timeout: 10_000 })
 })
+
+test('stored data stays within its origin: a page of another origin in the same browser profile sees no identity, outbox or receipt', async ({ openTab, context, baseURL }) => {
+  const a = await openTab({ persist: true, delivery: 'confirmed' as const })
+  await a.page.evaluate((id) => window.harness.send(id, 'q', 3), a.id.replace(/.$/, c => c === 'A' ? 'B' : 'A'))
+  await a.page.evaluate(async () => { await window.harness.flush() })
+  const mine = await a.page.evaluate(async () => window.harness.databases())
+  expect(mine).toContain(`libp2p-messenger/outbox/${a.id}`)
+  expect(mine.some(n => n.startsWith('libp2p-messenger/identit'))).toBe(true)
+  // the same server under another host name is another origin
+  const other = await context.newPage()
+  const otherOrigin = (baseURL as string).replace('127.0.0.1', 'localhost')
+  await other.goto(`${otherOrigin}/index.html`)
+  const seen = await other.evaluate(async () => ({
+    origin: location.origin,
+    databases: (await indexedDB.databases()).map(d => d.name),
+    storage: Object.keys(localStorage).length + Object.keys(sessionStorage).length
+  }))
+  expect(seen).toEqual({ origin: otherOrigin, databases: [], storage: 0 })
+})
