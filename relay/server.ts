@@ -550,7 +550,9 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // browsers ping every connection every 3 s; a ping stream still closing must not
+      // make the next one fail (@libp2p/ping allows 2 inbound by default)
+      ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 4 }),
       relay: circuitRelayServer({
         reservations: {
           maxReservations: options.maxReservations ?? DEFAULT_MAX_RESERVATIONS,

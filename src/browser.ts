@@ -26,12 +26,31 @@ import type { Libp2p, PrivateKey, PeerDiscovery } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
- * How often connections are pinged: a peer whose tab vanished is noticed
- * within about two intervals (js-libp2p's default of 10 s makes that ~13 s).
+ * How often connections are pinged: a peer whose tab vanished without
+ * closing its connections (a crash, a lost network) is noticed within this
+ * plus `DEFAULT_PING_TIMEOUT` (js-libp2p's default interval of 10 s makes it
+ * ~13 s or more).
  *
  * @default 3 s
  */
 export const DEFAULT_PING_INTERVAL = 3_000
+
+/**
+ * The shortest a ping may take before the connection is given up (js-libp2p
+ * adapts the timeout to measured round trips, between this and 10 s). A busy
+ * page (ten tabs starting on two cores) can stall for over 2 s: a shorter
+ * floor drops healthy connections, and a peer flaps out of `peers()` and
+ * misses broadcasts meanwhile.
+ *
+ * @default 5 s
+ */
+export const DEFAULT_PING_TIMEOUT = 5_000
+
+/** Ping streams one connection may have open each way (see the ping service below). */
+const PING_STREAMS = 4
+
+/** Inbound connections per second from one host (relayed ones all come from the relay's). */
+const INBOUND_CONNECTION_THRESHOLD = 100
 
 export interface BrowserNodeInit {
   /** Relay multiaddrs, each ending in `/p2p/<relay id>`. A reservation is kept on each. */
@@ -55,6 +74,8 @@ export interface BrowserNodeInit {
   privateKey?: PrivateKey
   /** @default 3 s */
   pingInterval?: number
+  /** See `DEFAULT_PING_TIMEOUT`. */
+  pingTimeout?: number
   /** Room announcement interval. @default 10 s */
   roomInterval?: number
 }
@@ -89,7 +110,11 @@ export async function createBrowserNode (init: BrowserNodeInit): Promise<Browser
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = room != null ? [room.discovery] : []
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
-    ping: ping(),
+    // js-libp2p's connection monitor aborts a connection on any ping error, and a
+    // ping stream whose close is still under way (WebRTC data channels close
+    // slowly on a busy page) counts against @libp2p/ping's limits of 1 outbound
+    // and 2 inbound streams: the next heartbeat then fails on a healthy connection
+    ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: 2 * PING_STREAMS }),
     relays: relayKeeper({ relays: init.relays }),
     direct: directUpgrade(),
     // pubsub-peer-discovery finds gossipsub under the name `pubsub`
@@ -116,12 +141,28 @@ export async function createBrowserNode (init: BrowserNodeInit): Promise<Browser
     connectionGater: init.allowInsecureRelays === true
       ? { denyDialMultiaddr: async (ma) => allowed(ma) ? false : (WebSockets.matches(ma) || isPrivate(ma) === true) }
       : undefined,
+    connectionManager: {
+      // every relayed connection comes from the relay's address: libp2p's default of 5
+      // per second per host refuses peers when a room fills up at once
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD
+    },
     connectionMonitor: {
       pingInterval: init.pingInterval ?? DEFAULT_PING_INTERVAL,
-      pingTimeout: { minTimeout: 2_000, maxTimeout: 10_000 }
+      pingTimeout: { minTimeout: Math.max(init.pingTimeout ?? DEFAULT_PING_TIMEOUT, 1), maxTimeout: Math.max(init.pingTimeout ?? DEFAULT_PING_TIMEOUT, 10_000) }
     },
     peerDiscovery,
     services: services as any
   })
+  // a closing tab tells its peers at once rather than leaving them to time out on pings
+  const onPageHide = (evt: Event): void => {
+    if ((evt as PageTransitionEvent).persisted) {
+      return
+    }
+    for (const conn of node.getConnections()) {
+      conn.abort(new Error('The page was closed'))
+    }
+  }
+  globalThis.addEventListener?.('pagehide', onPageHide)
+  node.addEventListener('stop', () => { globalThis.removeEventListener?.('pagehide', onPageHide) }, { once: true })
   return node as unknown as BrowserNode
 }
