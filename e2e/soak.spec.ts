@@ -3,7 +3,7 @@
  * SOAK_SECONDS (30 in `npm test`; `npm run soak` runs 300). Every tab must
  * take every other tab's messages exactly once, in order, while its
  * RTCPeerConnections, open RTCDataChannels and JS heap stay within fixed
- * bounds. Prints a summary line with the figures (docs/reliability-browser.md).
+ * bounds. Prints a summary line with the figures (README: Reliability and security).
  *
  * SOAK_DEBUG=1 adds diagnostics: peers found over time, connections refused by
  * libp2p's connection manager, and every tab's connections at the end.
@@ -15,8 +15,7 @@ const TABS = 10
 const PEERS = TABS - 1
 /**
  * One broadcast per tab per second (10 tabs x 9 peers = 90 deliveries per second). At two
- * per second ten tabs keep both cores of a CI machine busy, and a stalled page misses its 2 s
- * ping deadline now and then (see docs/reliability-browser.md); SOAK_INTERVAL_MS=500 tries that.
+ * per second ten tabs keep both cores of a CI machine busy; SOAK_INTERVAL_MS=500 tries that.
  */
 const EVERY_MS = Number(process.env.SOAK_INTERVAL_MS ?? 1000)
 const PER_TAB = Math.round(SOAK_SECONDS * 1000 / EVERY_MS)
@@ -26,7 +25,7 @@ const SAMPLE_MS = 5_000
 /** heap figures (each after a full GC) every this many samples */
 const HEAP_EVERY = 6
 
-// Bounds, per tab; the figures measured are in docs/reliability-browser.md.
+// Bounds, per tab; the figures measured are in the README (Reliability and security).
 /**
  * Live RTCPeerConnections: one direct connection per peer, and at most one more per peer
  * while the two sides' direct-upgrade dials overlap (each side dials at most one at a
@@ -65,7 +64,7 @@ test(`ten tabs in one room broadcast for ${SOAK_SECONDS} s: nothing lost or dupl
   }
   const t0 = Date.now()
   // one after another, as people open tabs (all ten at once on two cores stalls the pages long
-  // enough for pings to time out: see docs/reliability-browser.md)
+  // enough for pings to time out)
   const tabs: Tab[] = []
   for (let i = 0; i < TABS; i++) tabs.push(await openTab({ room: 'soak', tally: true }))
   const opened = Date.now()
