@@ -50,6 +50,12 @@ export const DEFAULT_DIRECT_ATTEMPTS_TOTAL = 300
  */
 export const DEFAULT_DIRECT_GRACE = 2_000
 
+/** How many grace periods the second side holds back while the peer's dial to it is under way. */
+const MAX_WAITS = 4
+
+/** @libp2p/webrtc's signalling protocol: an inbound stream of it means the peer is dialing us. */
+const SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
+
 export interface DirectUpgradeInit {
   /** @default 6 s */
   dialTimeout?: number
@@ -81,6 +87,8 @@ interface Attempt {
   backoff: Backoff
   timer?: ReturnType<typeof setTimeout>
   dialing: boolean
+  /** times this side held back because the peer was dialing us */
+  waits: number
 }
 
 export class DirectUpgrade implements Startable {
@@ -128,6 +136,12 @@ export class DirectUpgrade implements Startable {
     this.pending.clear()
   }
 
+  /** The peer is dialing us now: its WebRTC signalling stream is open on a relayed connection. */
+  private beingDialed (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer)
+      .some(c => c.streams.some(s => s.protocol === SIGNALING_PROTOCOL && s.direction === 'inbound' && s.status === 'open'))
+  }
+
   private hasDirect (peer: PeerId): boolean {
     return this.components.connectionManager.getConnections(peer).some(c => c.direct && c.status === 'open')
   }
@@ -151,7 +165,8 @@ export class DirectUpgrade implements Startable {
       address,
       attempts: 0,
       backoff: new Backoff(this.minBackoff, this.maxBackoff),
-      dialing: false
+      dialing: false,
+      waits: 0
     }
     this.pending.set(key, attempt)
     // the smaller id dials at once, the other after a grace period
@@ -184,6 +199,13 @@ export class DirectUpgrade implements Startable {
     if (this.hasDirect(a.peer) || !relayed || a.attempts >= this.attemptsPerPeer || this.attemptsLeft <= 0) {
       // done, or the peer is gone (a new relayed connection starts over), or out of attempts
       this.pending.delete(key)
+      return
+    }
+    if (a.waits < MAX_WAITS && this.beingDialed(a.peer)) {
+      a.waits++
+      // the other side's dial is under way (slow on a busy page): dialing too would only make
+      // a second RTCPeerConnection; look again once that dial had its time
+      a.timer = setTimeout(() => { void this.dial(a) }, this.grace)
       return
     }
     a.attempts++
