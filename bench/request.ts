@@ -16,15 +16,10 @@
  *   node --import tsx bench/request.ts [--rounds 5] [--json bench/results/request.json]
  *     [--cases seq,c32,c32-16k] [--kinds multiplexed,stream,bare]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { dirname, join, resolve } from 'node:path'
-import { chromium, type Browser, type Page } from '@playwright/test'
-import { RelayProcess } from '../e2e/relay-process.js'
+import type { Browser, Page } from '@playwright/test'
+import { median, sleep, withBrowserBench, withTimeout, writeResults } from './harness.js'
 import type { Kind, RunResult } from '../e2e/page/request-bench.js'
 
-const ROOT = new URL('..', import.meta.url).pathname
 const args = process.argv.slice(2)
 const arg = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
 const ROUNDS = Number(arg('rounds', '5'))
@@ -33,14 +28,6 @@ const RUN_TIMEOUT = 180_000
 /** Pause before each measured run. */
 const SETTLE_MS = 1_000
 
-const EXECUTABLE = process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined)
-// the same flags as playwright.config.ts
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'
-]
 
 interface Case { name: string, concurrency: number, count: number, size: number }
 const ALL_CASES: Record<string, Case> = {
@@ -56,60 +43,8 @@ const KINDS = arg('kinds', 'multiplexed,stream,bare').split(',') as Kind[]
 
 const round1 = (x: number): number => Math.round(x * 10) / 10
 const round2 = (x: number): number => Math.round(x * 100) / 100
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y)
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 /** Nearest-rank percentile of a sorted list. */
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))]
-
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => { resolve(port) })
-    })
-  })
-}
-
-async function startVite (port: number): Promise<ChildProcess> {
-  const child = spawn(join(ROOT, 'node_modules/.bin/vite'), ['--config', 'e2e/vite.config.ts', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { output += c.toString() })
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    if (child.exitCode != null) throw new Error(`vite exited with ${child.exitCode}:\n${output}`)
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/request-bench.html`)
-      if (res.ok) return child
-    } catch {}
-    await sleep(200)
-  }
-  child.kill('SIGKILL')
-  throw new Error(`vite did not start:\n${output}`)
-}
-
-async function stopChild (child: ChildProcess | undefined): Promise<void> {
-  if (child == null || child.exitCode != null || child.signalCode != null) return
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, 5_000)
-  await exited
-  clearTimeout(timer)
-}
-
-async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out: ${what}`)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 async function openTab (browser: Browser, base: string, ctx = browser.contexts()[0]): Promise<Page> {
   const page = await ctx.newPage()
@@ -142,20 +77,7 @@ function stats (runs: RunResult[]): KindStats {
 }
 
 async function main (): Promise<void> {
-  const relay = new RelayProcess()
-  let vite: ChildProcess | undefined
-  let browser: Browser | undefined
-  const onSignal = (): void => {
-    void Promise.allSettled([browser?.close(), stopChild(vite), relay.stop()]).then(() => process.exit(130))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  try {
-    await relay.start()
-    const port = await freePort()
-    vite = await startVite(port)
-    const base = `http://127.0.0.1:${port}`
-    browser = await chromium.launch({ executablePath: EXECUTABLE, args: CHROMIUM_ARGS })
+  await withBrowserBench('request-bench.html', async ({ browser, base, relay }) => {
     const ctx = await browser.newContext()
     const a = await openTab(browser, base, ctx)
     const b = await openTab(browser, base, ctx)
@@ -220,14 +142,8 @@ async function main (): Promise<void> {
     }
     await Promise.all([a, b].map(async p => withTimeout(p.evaluate(async () => window.rbench.stop()), 5_000, 'stop').catch(() => {})))
     const out = { date: new Date().toISOString(), node: process.version, chromium: browser.version(), cpus: (await import('node:os')).cpus().length, results }
-    mkdirSync(dirname(resolve(ROOT, JSON_OUT)), { recursive: true })
-    writeFileSync(resolve(ROOT, JSON_OUT), JSON.stringify(out, null, 2))
-    console.log(`wrote ${JSON_OUT}`)
-  } finally {
-    await browser?.close().catch(() => {})
-    await stopChild(vite)
-    await relay.stop()
-  }
+    writeResults(JSON_OUT, out)
+  })
 }
 
 await main()

@@ -74,6 +74,14 @@ export interface OutboxInit {
    * @default 30 days
    */
   laneTtl?: number
+  /**
+   * How long new changes wait before they are written: messages sent and
+   * released within it are never written at all, which keeps IndexedDB out of
+   * the way of an online peer. `flush()` writes at once.
+   *
+   * @default 25 ms
+   */
+  writeDelay?: number
   /** @default 100 ms */
   minRetry?: number
   /** @default 10 s */
@@ -86,6 +94,22 @@ export interface OutboxInit {
  * @default 30 days
  */
 export const DEFAULT_OUTBOX_LANE_TTL = 30 * 24 * 3600_000
+
+/**
+ * How long changes wait before they are written (see `OutboxInit.writeDelay`).
+ *
+ * @default 25 ms
+ */
+export const DEFAULT_OUTBOX_WRITE_DELAY = 25
+
+/**
+ * While a lane is writing to an open stream, its new records may wait up to
+ * this long, so that a burst to an online peer is sent (and released) before
+ * it is ever stored. `flush()` writes at once.
+ *
+ * @default 250 ms
+ */
+export const MAX_OUTBOX_WRITE_DELAY = 250
 
 interface Restored {
   firstSeq: number
@@ -101,7 +125,15 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
   private readonly lanes = new Map<string, OutboxLane>()
   private puts: OutboxRecord[] = []
   private removes: OutboxRemoval[] = []
-  private dirtyLanes = new Set<string>()
+  /** for each removal: how many puts were queued when it was made (it covers only those) */
+  private removeMarks: number[] = []
+  /** lanes whose state changed since the last write: their snapshot is taken when writing */
+  private dirtyLanes = new Map<string, DirtyLane>()
+  /** every lane seen, to mark it dirty again when a write fails */
+  private readonly seenLanes = new Map<string, DirtyLane>()
+  private readonly writeDelay: number
+  /** when the oldest record not yet written was queued */
+  private oldestPut = 0
   private timer?: ReturnType<typeof setTimeout>
   private writing?: Promise<void>
   private readonly waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
@@ -112,6 +144,7 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     super()
     this.store = store
     this.backoff = new Backoff(init.minRetry ?? 100, init.maxRetry ?? 10_000)
+    this.writeDelay = init.writeDelay ?? DEFAULT_OUTBOX_WRITE_DELAY
   }
 
   /** Open an outbox on `store`, loading whatever a previous session left. */
@@ -179,7 +212,7 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     }
     options?.signal?.throwIfAborted()
     const done = new Promise<void>((resolve, reject) => { this.waiters.push({ resolve, reject }) })
-    this.schedule(0)
+    this.schedule(0, true)
     if (options?.signal == null) {
       return done
     }
@@ -231,6 +264,9 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     }
     const peer = lane.peer.toString()
     // a copy: the frame may be a view of a shared buffer
+    if (this.puts.length === 0) {
+      this.oldestPut = Date.now()
+    }
     this.puts.push({ protocol, peer, seq, payload: frame.slice(offset) })
     this.touch(lane, protocol, peer)
     this.schedule()
@@ -241,14 +277,15 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
       return
     }
     const peer = lane.peer.toString()
-    // records not yet written are simply not written
-    this.puts = this.puts.filter(r => !(r.peer === peer && r.protocol === protocol && r.seq >= first && r.seq <= last))
-    // and whatever of the range was written before is removed
+    // whatever of the range was written before is removed; records not yet
+    // written are left out of the next batch (see unreleased())
     const prev = this.removes[this.removes.length - 1]
     if (prev != null && prev.peer === peer && prev.protocol === protocol && prev.last + 1 >= first && prev.first <= first) {
       prev.last = Math.max(prev.last, last)
+      this.removeMarks[this.removeMarks.length - 1] = this.puts.length
     } else {
       this.removes.push({ protocol, peer, first, last })
+      this.removeMarks.push(this.puts.length)
     }
     this.touch(lane, protocol, peer)
     this.schedule()
@@ -256,15 +293,44 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
 
   private touch (lane: OutboundLane, protocol: string, peer: string): void {
     const k = key(protocol, peer)
-    const state = this.lanes.get(k)
-    const nextSeq = lane.nextSeq
-    if (state == null || state.nextSeq !== nextSeq || state.epoch !== lane.epoch) {
-      this.lanes.set(k, { protocol, peer, epoch: lane.epoch, nextSeq, updatedAt: Date.now() })
-      this.dirtyLanes.add(k)
+    if (!this.dirtyLanes.has(k)) {
+      const dirty = this.seenLanes.get(k) ?? { lane, protocol, peer }
+      dirty.lane = lane
+      this.seenLanes.set(k, dirty)
+      this.dirtyLanes.set(k, dirty)
     }
   }
 
-  private schedule (delay = 0): void {
+  /** Is a lane with records waiting to be stored writing to an open stream? */
+  private sending (): boolean {
+    for (const d of this.dirtyLanes.values()) {
+      if (d.lane.connection != null && d.lane.unwritten > 0) {
+        return true
+      }
+    }
+    return false
+  }
+
+  /** The state of every lane that changed, as it will be stored. */
+  private laneSnapshots (): OutboxLane[] {
+    const out: OutboxLane[] = []
+    for (const [k, d] of this.dirtyLanes) {
+      const state = this.lanes.get(k)
+      if (state != null && state.nextSeq === d.lane.nextSeq && state.epoch === d.lane.epoch) {
+        continue
+      }
+      const snapshot = { protocol: d.protocol, peer: d.peer, epoch: d.lane.epoch, nextSeq: d.lane.nextSeq, updatedAt: Date.now() }
+      this.lanes.set(k, snapshot)
+      out.push(snapshot)
+    }
+    return out
+  }
+
+  private schedule (delay = this.writeDelay, now = false): void {
+    if (now && this.timer != null) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
     if (this.timer != null || this.writing != null || this.closed) {
       return
     }
@@ -275,6 +341,11 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
   }
 
   private async write (): Promise<void> {
+    if (this.waiters.length === 0 && this.puts.length > 0 && Date.now() - this.oldestPut < MAX_OUTBOX_WRITE_DELAY && this.sending()) {
+      // a burst is going out to an online peer: most of it will be released before it would be stored
+      this.schedule()
+      return
+    }
     if (this.unflushed === 0) {
       for (const w of this.waiters.splice(0)) {
         w.resolve()
@@ -282,14 +353,15 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
       return
     }
     const batch: OutboxBatch = {
-      put: this.puts,
+      put: unreleased(this.puts, this.removes, this.removeMarks),
       remove: this.removes,
-      lanes: [...this.dirtyLanes].map(k => this.lanes.get(k)).filter((l): l is OutboxLane => l != null)
+      lanes: this.laneSnapshots()
     }
     const waiters = this.waiters.splice(0)
     this.puts = []
     this.removes = []
-    this.dirtyLanes = new Set()
+    this.removeMarks = []
+    this.dirtyLanes = new Map()
     const writing = this.store.write(batch)
     this.writing = writing
     try {
@@ -304,9 +376,16 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
       const later = this.removes
       const stillPending = batch.put.filter(r => !later.some(x => x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
       this.puts = [...stillPending, ...this.puts]
+      // the failed batch's removals come first and covered only its own records
+      this.removeMarks = [...batch.remove.map(() => 0), ...this.removeMarks.map(m => m + stillPending.length)]
       this.removes = [...batch.remove, ...this.removes]
       for (const lane of batch.lanes) {
-        this.dirtyLanes.add(key(lane.protocol, lane.peer))
+        const k = key(lane.protocol, lane.peer)
+        const dirty = this.seenLanes.get(k)
+        this.lanes.delete(k)
+        if (dirty != null) {
+          this.dirtyLanes.set(k, dirty)
+        }
       }
       this.waiters.unshift(...waiters)
       const error = err instanceof StorageError ? err : new StorageError(`Outbox write failed: ${err?.message ?? err}`, { cause: err })
@@ -356,4 +435,17 @@ export function memoryOutboxStore (): OutboxStore & { records: Map<string, Outbo
     },
     close () {}
   }
+}
+
+interface DirtyLane { lane: OutboundLane, protocol: string, peer: string }
+
+/**
+ * The records to put: those not released since they were queued (a removal
+ * covers the records queued before it, `marks[i]` of them).
+ */
+function unreleased (puts: OutboxRecord[], removes: OutboxRemoval[], marks: number[]): OutboxRecord[] {
+  if (removes.length === 0) {
+    return puts
+  }
+  return puts.filter((r, i) => !removes.some((x, j) => marks[j] > i && x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
 }
