@@ -127,7 +127,8 @@ export interface LaneStore {
   lane(protocol: string, peer: PeerId): { firstSeq: number, epoch?: Uint8Array, payloads?: Uint8Array[] } | undefined
   /** Peers with restored messages pending on `protocol`. */
   pendingRestored(protocol: string): string[]
-  enqueued(lane: OutboundLane, protocol: string, seq: number, frame: Uint8Array, confirmed: boolean): void
+  /** Message `seq` was queued on `lane` (its frame stays in the lane's queue until released). */
+  enqueued(lane: OutboundLane, protocol: string, seq: number, confirmed: boolean): void
   released(lane: OutboundLane, protocol: string, first: number, last: number): void
 }
 
@@ -290,7 +291,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       seq = lane.enqueue(message, this.codec, encoded.byteLength, encoded)
     }
     if (seq > 0 && this.store != null) {
-      this.store.enqueued(lane, this.protocol, seq, lane.queue.at(lane.queue.length - 1), this.laneOptions.confirmed)
+      this.store.enqueued(lane, this.protocol, seq, this.laneOptions.confirmed)
     }
     return seq
   }
@@ -316,7 +317,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       if (seq > 0) {
         queued.push(peer)
         if (this.store != null) {
-          this.store.enqueued(lane, this.protocol, seq, lane.queue.at(lane.queue.length - 1), this.laneOptions.confirmed)
+          this.store.enqueued(lane, this.protocol, seq, this.laneOptions.confirmed)
         }
       }
     }

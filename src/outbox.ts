@@ -125,6 +125,8 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
   private readonly lanes = new Map<string, OutboxLane>()
   private puts: OutboxRecord[] = []
   private removes: OutboxRemoval[] = []
+  /** per lane: the messages queued since the last write, still in the lane's queue unless released */
+  private ranges = new Map<OutboundLane, PendingRange>()
   /** for each removal: how many puts were queued when it was made (it covers only those) */
   private removeMarks: number[] = []
   /** lanes whose state changed since the last write: their snapshot is taken when writing */
@@ -202,7 +204,7 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
 
   /** Changes not yet committed to storage. */
   get unflushed (): number {
-    return this.puts.length + this.removes.length + this.dirtyLanes.size
+    return this.puts.length + this.ranges.size + this.removes.length + this.dirtyLanes.size
   }
 
   /** Resolves once every change made before this call is committed. */
@@ -253,21 +255,22 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     return lane != null ? { firstSeq: lane.nextSeq, epoch: lane.epoch } : undefined
   }
 
-  enqueued (lane: OutboundLane, protocol: string, seq: number, frame: Uint8Array, confirmed: boolean): void {
+  enqueued (lane: OutboundLane, protocol: string, seq: number, confirmed: boolean): void {
     if (this.closed) {
       return
     }
-    const prefix = varintLength(frame.byteLength - varintLength(frame.byteLength)) // body length prefix
-    let offset = prefix
-    if (confirmed) {
-      offset += varintLength(seq)
+    // only the range is noted here; the records are made from the lane's queue when written,
+    // and a message sent (released) before that is never stored
+    const range = this.ranges.get(lane)
+    if (range != null) {
+      range.last = seq
+      return
     }
-    const peer = lane.peer.toString()
-    // a copy: the frame may be a view of a shared buffer
-    if (this.puts.length === 0) {
+    if (this.puts.length === 0 && this.ranges.size === 0) {
       this.oldestPut = Date.now()
     }
-    this.puts.push({ protocol, peer, seq, payload: frame.slice(offset) })
+    const peer = lane.peer.toString()
+    this.ranges.set(lane, { lane, protocol, peer, first: seq, last: seq, confirmed })
     this.touch(lane, protocol, peer)
     this.schedule()
   }
@@ -341,7 +344,7 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
   }
 
   private async write (): Promise<void> {
-    if (this.waiters.length === 0 && this.puts.length > 0 && Date.now() - this.oldestPut < MAX_OUTBOX_WRITE_DELAY && this.sending()) {
+    if (this.waiters.length === 0 && (this.puts.length > 0 || this.ranges.size > 0) && Date.now() - this.oldestPut < MAX_OUTBOX_WRITE_DELAY && this.sending()) {
       // a burst is going out to an online peer: most of it will be released before it would be stored
       this.schedule()
       return
@@ -352,13 +355,15 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
       }
       return
     }
+    const ranges = this.ranges
     const batch: OutboxBatch = {
-      put: unreleased(this.puts, this.removes, this.removeMarks),
+      put: [...unreleased(this.puts, this.removes, this.removeMarks), ...records(ranges.values())],
       remove: this.removes,
       lanes: this.laneSnapshots()
     }
     const waiters = this.waiters.splice(0)
     this.puts = []
+    this.ranges = new Map()
     this.removes = []
     this.removeMarks = []
     this.dirtyLanes = new Map()
@@ -373,8 +378,13 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     } catch (err: any) {
       // keep the changes, in order, ahead of newer ones, and try again later;
       // records released while the write was under way are not put back
+      // ranges are made into records again on the next try (without what was released meanwhile)
+      for (const [lane, range] of ranges) {
+        const newer = this.ranges.get(lane)
+        this.ranges.set(lane, newer == null ? range : { ...range, last: newer.last })
+      }
       const later = this.removes
-      const stillPending = batch.put.filter(r => !later.some(x => x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
+      const stillPending = batch.put.filter(r => !fromRange.has(r)).filter(r => !later.some(x => x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
       this.puts = [...stillPending, ...this.puts]
       // the failed batch's removals come first and covered only its own records
       this.removeMarks = [...batch.remove.map(() => 0), ...this.removeMarks.map(m => m + stillPending.length)]
@@ -449,3 +459,28 @@ function unreleased (puts: OutboxRecord[], removes: OutboxRemoval[], marks: numb
   }
   return puts.filter((r, i) => !removes.some((x, j) => marks[j] > i && x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
 }
+
+interface PendingRange { lane: OutboundLane, protocol: string, peer: string, first: number, last: number, confirmed: boolean }
+
+/** The records of the messages of `ranges` still in their lanes' queues, payloads copied out of the frames. */
+function records (ranges: Iterable<PendingRange>): OutboxRecord[] {
+  const out: OutboxRecord[] = []
+  for (const r of ranges) {
+    const queue = r.lane.queue
+    const head = r.lane.nextSeq - queue.length
+    for (let seq = Math.max(r.first, head); seq <= r.last; seq++) {
+      const frame = queue.at(seq - head)
+      let offset = varintLength(frame.byteLength - varintLength(frame.byteLength)) // the length prefix
+      if (r.confirmed) {
+        offset += varintLength(seq)
+      }
+      const record: OutboxRecord = { protocol: r.protocol, peer: r.peer, seq, payload: frame.slice(offset) }
+      fromRange.add(record)
+      out.push(record)
+    }
+  }
+  return out
+}
+
+/** Records made from ranges (a failed write makes them again from the queue instead of keeping them). */
+const fromRange = new WeakSet<OutboxRecord>()
