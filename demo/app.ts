@@ -144,7 +144,8 @@ export class ChatApp {
     m.addEventListener('sent', (e) => { this.advance(e.detail.peer.toString(), e.detail.first, e.detail.last, 'sent') })
     m.addEventListener('delivered', (e) => { this.advance(e.detail.peer.toString(), e.detail.first, e.detail.last, 'delivered') })
     m.addEventListener('drop', (e) => {
-      if (e.detail.reason !== 'stopped') this.advance(e.detail.peer.toString(), e.detail.first, e.detail.last, 'dropped', e.detail.reason)
+      // messages refused by a full queue carry no numbers: send() returned -1 for them (see send())
+      if (e.detail.reason !== 'stopped' && e.detail.first != null && e.detail.last != null) this.advance(e.detail.peer.toString(), e.detail.first, e.detail.last, 'dropped', e.detail.reason)
     })
     m.addEventListener('error', (e) => { console.debug(`[messenger] ${e.detail.channel}: ${e.detail.error.message}`) })
     // say who we are to every peer that arrives; it answers with its own

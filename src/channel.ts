@@ -166,8 +166,8 @@ export interface Channel<T> extends AsyncIterable<Received<T>> {
 interface PendingDrop {
   lane: OutboundLane
   reason: DropReason
-  first: number
-  last: number
+  first?: number
+  last?: number
   count: number
   error?: Error
 }
@@ -444,16 +444,23 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     this.emit(lane.peer, 'delivered', { peer: lane.peer, channel: this.name, first, last })
   }
 
-  dropped (lane: OutboundLane, first: number, last: number, count: number, reason: DropReason, error?: Error): void {
-    if (reason !== 'stopped') {
+  dropped (lane: OutboundLane, first: number | undefined, last: number | undefined, count: number, reason: DropReason, error?: Error): void {
+    if (reason !== 'stopped' && first != null && last != null) {
       this.store?.released(lane, this.protocol, first, last)
     }
-    // coalesce: a flood of drops becomes one event per peer and reason
+    // coalesce: a flood of drops becomes one event per peer and reason; numbered
+    // ranges only when they are adjacent, so an event never names a message it did not drop
     const prev = this.pendingDrops[this.pendingDrops.length - 1]
-    if (prev != null && prev.lane === lane && prev.reason === reason && prev.last + 1 >= first) {
-      prev.last = Math.max(prev.last, last)
-      prev.count += count
-      return
+    if (prev != null && prev.lane === lane && prev.reason === reason) {
+      if (first == null && prev.first == null) {
+        prev.count += count
+        return
+      }
+      if (first != null && prev.first != null && prev.last != null && prev.last + 1 === first) {
+        prev.last = last
+        prev.count += count
+        return
+      }
     }
     if (this.pendingDrops.length === 0) {
       queueMicrotask(() => { this.flushDrops() })
@@ -563,7 +570,11 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     const drops = this.pendingDrops
     this.pendingDrops = []
     for (const d of drops) {
-      const detail: DropDetail = { peer: d.lane.peer, channel: this.name, count: d.count, first: d.first, last: d.last, reason: d.reason }
+      const detail: DropDetail = { peer: d.lane.peer, channel: this.name, count: d.count, reason: d.reason }
+      if (d.first != null && d.last != null) {
+        detail.first = d.first
+        detail.last = d.last
+      }
       if (d.error != null) {
         detail.error = d.error
       }

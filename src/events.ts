@@ -15,9 +15,13 @@ export interface DropDetail {
   channel: string
   /** How many messages. */
   count: number
-  /** Sequence numbers of the first and last dropped message (a range may include ones dropped earlier for another reason). */
-  first: number
-  last: number
+  /**
+   * Sequence numbers of the first and last dropped message: exactly the
+   * `count` messages `first`…`last`. Absent for messages refused by a full
+   * queue: they never got a number (their `send()` returned -1).
+   */
+  first?: number
+  last?: number
   /**
    * - `queue-full`: the peer's or the messenger's queue cap was reached.
    * - `expired`: the peer stayed unreachable for `queueTtl`.

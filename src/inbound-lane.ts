@@ -63,6 +63,8 @@ class StreamReader<T> {
   hello = false
   lastDataAt = Date.now()
   ended = false
+  /** Why the stream closed, while what it had buffered is still being read. */
+  private closeError?: Error
   private readonly onMessage: (evt: Event) => void
   private readonly onFrame: (payload: Uint8Array) => void
   private readonly onEnd: () => void
@@ -74,8 +76,8 @@ class StreamReader<T> {
     this.decoder = new FrameDecoder(maxLength)
     this.onMessage = (evt) => { this.read((evt as Event & { data: Uint8Array }).data) }
     this.onFrame = (payload) => { lane.frame(this, payload) }
-    this.onEnd = () => { this.finish() }
-    this.onClose = (evt) => { this.finish((evt as Event & { error?: Error }).error) }
+    this.onEnd = () => { this.finish(this.closeError) }
+    this.onClose = (evt) => { this.closed((evt as Event & { error?: Error }).error) }
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('end', this.onEnd)
     stream.addEventListener('close', this.onClose)
@@ -90,15 +92,38 @@ class StreamReader<T> {
     }
   }
 
-  /** The remote finished writing (or the stream closed or was reset). */
-  finish (error?: Error): void {
+  /**
+   * The stream closed. Whatever it had already received is still read: a
+   * paused stream (the application is behind, or the stream waits for an
+   * older one) keeps its data in the read buffer, and its 'end' comes once
+   * that is read. Only a stream with nothing buffered (or aborted here,
+   * which discards the buffer) ends now.
+   */
+  private closed (error?: Error): void {
     if (this.ended) {
       return
     }
+    if (this.stream.readBufferLength > 0 && error?.name !== 'StreamBufferError' && this.stream.status !== 'aborted') {
+      this.closeError = error
+      return
+    }
+    this.finish(error)
+  }
+
+  /** Stop listening (the lane no longer reads this stream). */
+  detach (): void {
     this.ended = true
     this.stream.removeEventListener('message', this.onMessage)
     this.stream.removeEventListener('end', this.onEnd)
     this.stream.removeEventListener('close', this.onClose)
+  }
+
+  /** Everything the remote sent was read (or the stream failed). */
+  private finish (error?: Error): void {
+    if (this.ended) {
+      return
+    }
+    this.detach()
     if (error == null && this.decoder.midFrame) {
       this.lane.reject(this, new TruncatedFrameError('Stream ended in the middle of a frame'))
       return
@@ -201,28 +226,18 @@ export class InboundLane<T> implements InboxSource {
     clearInterval(this.handoverTimer)
     clearTimeout(this.ackTimer)
     for (const reader of this.readers.splice(0)) {
-      reader.finish(new Error('stopped'))
+      reader.detach()
       reader.stream.abort(new Error('Messenger stopped'))
     }
   }
 
-  /** A reader's stream ended cleanly or was closed. */
+  /** A reader's stream ended: everything it carried was read. */
   streamEnded (reader: StreamReader<T>): void {
-    const i = this.readers.indexOf(reader)
-    if (i < 0) {
-      return
-    }
-    if (this.opts.confirmed) {
+    if (this.opts.confirmed && this.readers.includes(reader)) {
       this.sendAck(true)
       reader.stream.close().catch(() => {})
     }
-    this.readers.splice(i, 1)
-    if (i === 0) {
-      this.activateNext()
-    }
-    if (this.readers.length === 0 && this.buffered === 0) {
-      this.host.idle(this)
-    }
+    this.remove(reader)
   }
 
   overflowed (err: Error): void {
@@ -231,23 +246,32 @@ export class InboundLane<T> implements InboxSource {
 
   /** Bad input: reset the stream, report, move on. */
   reject (reader: StreamReader<T>, err: Error): void {
-    reader.finish(err)
+    reader.detach()
     reader.stream.abort(err)
-    const i = this.readers.indexOf(reader)
-    if (i >= 0) {
-      this.readers.splice(i, 1)
-      if (i === 0) {
-        this.activateNext()
-      }
-    }
+    this.remove(reader)
     this.host.error(this, err)
   }
 
-  private activateNext (): void {
+  /** Forget a reader (once); the next one in line takes its turn. */
+  private remove (reader: StreamReader<T>): void {
+    const i = this.readers.indexOf(reader)
+    if (i < 0) {
+      return
+    }
+    this.readers.splice(i, 1)
     if (this.readers.length <= 1) {
       clearInterval(this.handoverTimer)
       this.handoverTimer = undefined
     }
+    if (i === 0) {
+      this.activateNext()
+    }
+    if (this.readers.length === 0 && this.buffered === 0) {
+      this.host.idle(this)
+    }
+  }
+
+  private activateNext (): void {
     const next = this.readers[0]
     if (next != null && !this.full) {
       next.lastDataAt = Date.now()
@@ -258,15 +282,15 @@ export class InboundLane<T> implements InboxSource {
   private checkHandover (): void {
     const active = this.readers[0]
     if (active == null || this.readers.length < 2) {
-      this.activateNext()
+      clearInterval(this.handoverTimer)
+      this.handoverTimer = undefined
       return
     }
     if (!this.full && Date.now() - active.lastDataAt > this.opts.handoverTimeout) {
-      // the older stream went silent while a newer one waits: abandon it
-      active.finish(new Error('handover timeout'))
+      // the older stream went silent while a newer one waits: abandon it (and only it)
+      active.detach()
       active.stream.abort(new Error('Replaced by a newer stream from the same peer'))
-      this.readers.shift()
-      this.activateNext()
+      this.remove(active)
     }
   }
 

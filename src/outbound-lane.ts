@@ -66,8 +66,11 @@ export interface LaneHost {
   sent(lane: OutboundLane, first: number, last: number): void
   /** Confirmed mode: frames [first, last] were acknowledged by the receiver. */
   delivered(lane: OutboundLane, first: number, last: number): void
-  /** `count` frames ending at `last` were dropped. */
-  dropped(lane: OutboundLane, first: number, last: number, count: number, reason: DropReason, error?: Error): void
+  /**
+   * `count` messages were dropped: those numbered `first`…`last`, or, with no
+   * numbers, messages refused before they got one (their `send()` returned -1).
+   */
+  dropped(lane: OutboundLane, first: number | undefined, last: number | undefined, count: number, reason: DropReason, error?: Error): void
   error(lane: OutboundLane, err: Error): void
   /** The lane has nothing queued and no stream: it may be forgotten. */
   idle(lane: OutboundLane): void
@@ -344,8 +347,8 @@ export class OutboundLane {
         return true
       }
     }
-    const seq = this.queue.nextSeq
-    this.host.dropped(this, seq, seq, 1, 'queue-full')
+    // refused: it never gets a sequence number (send() returns -1), and the event names none
+    this.host.dropped(this, undefined, undefined, 1, 'queue-full')
     return false
   }
 

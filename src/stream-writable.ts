@@ -19,23 +19,32 @@ export async function writable (stream: Stream, limit: number, signal?: AbortSig
   while ((stream.writableNeedsDrain && !drained) || stream.writeBufferLength > limit) {
     drained = true
     signal?.throwIfAborted()
-    await new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        stream.removeEventListener('drain', done)
-        stream.removeEventListener('idle', done)
-        stream.removeEventListener('close', closed)
-        signal?.removeEventListener('abort', aborted)
-      }
-      const ok = (): void => { done(); resolve() }
-      const closed = (evt: Event): void => { done(); reject((evt as Event & { error?: Error }).error ?? new StreamResetError('Stream closed while waiting to write')) }
-      const aborted = (): void => { done(); reject(signal?.reason) }
-      stream.addEventListener('drain', ok)
-      stream.addEventListener('idle', ok)
-      stream.addEventListener('close', closed)
-      signal?.addEventListener('abort', aborted)
-    })
+    await once(stream, signal)
     if (stream.status !== 'open') {
       throw new StreamResetError('Stream closed while waiting to write')
     }
   }
+}
+
+/**
+ * The next 'drain' or 'idle' of `stream`; rejects on 'close' or abort. Every
+ * listener it adds is removed when it settles (p-event 7 leaves its abort
+ * listener on the signal, which here is the messenger's, alive for its whole life).
+ */
+async function once (stream: Stream, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.removeEventListener('drain', ok)
+      stream.removeEventListener('idle', ok)
+      stream.removeEventListener('close', closed)
+      signal?.removeEventListener('abort', aborted)
+    }
+    const ok = (): void => { cleanup(); resolve() }
+    const closed = (evt: Event): void => { cleanup(); reject((evt as Event & { error?: Error }).error ?? new StreamResetError('Stream closed while waiting to write')) }
+    const aborted = (): void => { cleanup(); reject(signal?.reason) }
+    stream.addEventListener('drain', ok)
+    stream.addEventListener('idle', ok)
+    stream.addEventListener('close', closed)
+    signal?.addEventListener('abort', aborted)
+  })
 }
