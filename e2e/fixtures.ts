@@ -217,3 +217,29 @@ export async function until<T> (read: () => Promise<T>, done: (value: T) => bool
     await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
+
+/**
+ * Force the @libp2p/webrtc dial race in `target` from its next load on: the
+ * dialing side's `init` data channel never reports `open`, so every WebRTC
+ * dial this page starts hangs until its signal gives up, while the other side
+ * (which answered) sees a connected RTCPeerConnection and a direct libp2p
+ * connection. It must run before the page's scripts (see blockWebRTC()).
+ */
+export async function hangWebRTCDials (target: Page | BrowserContext): Promise<void> {
+  await target.addInitScript(() => {
+    const Native = globalThis.RTCPeerConnection
+    if (Native == null) return
+    globalThis.RTCPeerConnection = class extends Native {
+      override createDataChannel (label: string, init?: RTCDataChannelInit): RTCDataChannel {
+        const channel = super.createDataChannel(label, init)
+        if (label !== 'init') return channel
+        const add = channel.addEventListener.bind(channel)
+        Object.defineProperty(channel, 'readyState', { get: () => 'connecting' })
+        channel.addEventListener = ((type: string, listener: any, options?: any) => {
+          if (type !== 'open') add(type, listener, options)
+        }) as typeof channel.addEventListener
+        return channel
+      }
+    } as typeof RTCPeerConnection
+  })
+}

@@ -19,6 +19,7 @@ import { Inbox } from './inbox.js'
 import { LARGE_PAYLOAD, OutboundLane } from './outbound-lane.js'
 import { PeerHandle } from './peer.js'
 import type { Codec } from './codec.js'
+import type { LaneStore } from './outbox.js'
 import type { ConnectionKind } from './connections.js'
 import type { ChannelEvents, DropDetail, ErrorDetail, RangeDetail } from './events.js'
 import type { InboundHost, InboundOptions, Receipt } from './inbound-lane.js'
@@ -121,17 +122,6 @@ export interface ChannelContext {
   track(lane: OutboundLane, priority: number, add: boolean): void
 }
 
-/** Hooks for a durable outbox (see `outbox.ts`), keyed by protocol id. */
-export interface LaneStore {
-  /** Restored state of a lane (and its pending messages), when one is created. */
-  lane(protocol: string, peer: PeerId): { firstSeq: number, epoch?: Uint8Array, payloads?: Uint8Array[] } | undefined
-  /** Peers with restored messages pending on `protocol`. */
-  pendingRestored(protocol: string): string[]
-  /** Message `seq` was queued on `lane` (its frame stays in the lane's queue until released). */
-  enqueued(lane: OutboundLane, protocol: string, seq: number, confirmed: boolean): void
-  released(lane: OutboundLane, protocol: string, first: number, last: number): void
-}
-
 export interface Channel<T> extends AsyncIterable<Received<T>> {
   /** The channel's name (`'default'` for the messenger itself). */
   readonly name: string
@@ -163,9 +153,13 @@ export interface Channel<T> extends AsyncIterable<Received<T>> {
   removeEventListener: TypedEventEmitter<ChannelEvents>['removeEventListener']
 }
 
+/** Idle lanes whose sequence position is remembered (a few numbers each). */
+const MAX_RETIRED_LANES = 10_000
+
 interface PendingDrop {
   lane: OutboundLane
   reason: DropReason
+  unconfirmed: boolean
   first?: number
   last?: number
   count: number
@@ -190,6 +184,8 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   private readonly inboundOptions: InboundOptions
   private readonly maxInboundStreams: number
   private readonly outbound = new Map<string, OutboundLane>()
+  /** the sequence position of lanes forgotten while idle (most recent last) */
+  private readonly retired = new Map<string, { nextSeq: number, epoch: Uint8Array }>()
   private readonly inbound = new Map<string, InboundLane<T>>()
   private readonly handles = new Map<string, PeerHandle<T>>()
   private readonly members = new Map<string, PeerId>()
@@ -290,8 +286,8 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       }
       seq = lane.enqueue(message, this.codec, encoded.byteLength, encoded)
     }
-    if (seq > 0 && this.store != null) {
-      this.store.enqueued(lane, this.protocol, seq, this.laneOptions.confirmed)
+    if (seq > 0) {
+      this.store?.changed(lane, this.protocol)
     }
     return seq
   }
@@ -316,9 +312,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       const seq = shared != null ? lane.enqueueFrame(shared) : lane.enqueue(message, this.codec, encoded.byteLength, encoded)
       if (seq > 0) {
         queued.push(peer)
-        if (this.store != null) {
-          this.store.enqueued(lane, this.protocol, seq, this.laneOptions.confirmed)
-        }
+        this.store?.changed(lane, this.protocol)
       }
     }
     return queued
@@ -434,24 +428,24 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
 
   sent (lane: OutboundLane, first: number, last: number): void {
     if (!this.laneOptions.confirmed) {
-      this.store?.released(lane, this.protocol, first, last)
+      this.store?.changed(lane, this.protocol)
     }
     this.emit(lane.peer, 'sent', { peer: lane.peer, channel: this.name, first, last })
   }
 
   delivered (lane: OutboundLane, first: number, last: number): void {
-    this.store?.released(lane, this.protocol, first, last)
+    this.store?.changed(lane, this.protocol)
     this.emit(lane.peer, 'delivered', { peer: lane.peer, channel: this.name, first, last })
   }
 
-  dropped (lane: OutboundLane, first: number | undefined, last: number | undefined, count: number, reason: DropReason, error?: Error): void {
-    if (reason !== 'stopped' && first != null && last != null) {
-      this.store?.released(lane, this.protocol, first, last)
+  dropped (lane: OutboundLane, first: number | undefined, last: number | undefined, count: number, reason: DropReason, error?: Error, unconfirmed = false): void {
+    if (reason !== 'stopped' && reason !== 'unsaved' && first != null) {
+      this.store?.changed(lane, this.protocol)
     }
     // coalesce: a flood of drops becomes one event per peer and reason; numbered
     // ranges only when they are adjacent, so an event never names a message it did not drop
     const prev = this.pendingDrops[this.pendingDrops.length - 1]
-    if (prev != null && prev.lane === lane && prev.reason === reason) {
+    if (prev != null && prev.lane === lane && prev.reason === reason && prev.unconfirmed === unconfirmed) {
       if (first == null && prev.first == null) {
         prev.count += count
         return
@@ -465,7 +459,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     if (this.pendingDrops.length === 0) {
       queueMicrotask(() => { this.flushDrops() })
     }
-    this.pendingDrops.push({ lane, reason, first, last, count, error })
+    this.pendingDrops.push({ lane, reason, first, last, count, error, unconfirmed })
   }
 
   error (lane: OutboundLane | InboundLane<T>, err: Error): void {
@@ -477,7 +471,12 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     if (lane instanceof OutboundLane) {
       if (this.outbound.get(key) === lane && lane.queue.length === 0) {
         this.outbound.delete(key)
+        this.retired.set(key, { nextSeq: lane.nextSeq, epoch: lane.epoch })
+        if (this.retired.size > MAX_RETIRED_LANES) {
+          this.retired.delete(this.retired.keys().next().value as string)
+        }
         this.ctx.track(lane, this.priority, false)
+        this.store?.detach(lane)
       }
     } else if (this.inbound.get(key) === lane) {
       this.inbound.delete(key)
@@ -508,12 +507,22 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   // --- internals ---
 
   private createLane (peer: PeerId): OutboundLane {
-    const restored = this.store?.lane(this.protocol, peer)
-    const lane = new OutboundLane(peer, this, this.laneOptions, restored?.firstSeq ?? 1, restored?.epoch)
+    const restored = this.store?.restore(this.protocol, peer)
+    // a lane forgotten while idle comes back with its numbers: a sequence number is never handed out twice
+    const retired = this.retired.get(peer.toString())
+    this.retired.delete(peer.toString())
+    const lane = new OutboundLane(peer, this, this.laneOptions, restored?.nextSeq ?? retired?.nextSeq ?? 1, restored?.epoch ?? retired?.epoch)
     this.outbound.set(peer.toString(), lane)
     this.ctx.track(lane, this.priority, true)
-    if (restored?.payloads != null && restored.payloads.length > 0) {
-      lane.restore(restored.payloads, restored.firstSeq)
+    if (restored != null) {
+      if (restored.records.length > 0) {
+        lane.restore(restored.records, restored.nextSeq)
+      }
+      // numbers handed out before a restart whose messages never reached storage
+      for (const [first, last] of restored.lost) {
+        this.dropped(lane, first, last, last - first + 1, 'unsaved')
+      }
+      this.store?.changed(lane, this.protocol)
     }
     return lane
   }
@@ -574,6 +583,9 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       if (d.first != null && d.last != null) {
         detail.first = d.first
         detail.last = d.last
+      }
+      if (d.unconfirmed) {
+        detail.unconfirmed = true
       }
       if (d.error != null) {
         detail.error = d.error

@@ -26,8 +26,17 @@ export interface DropDetail {
    * - `queue-full`: the peer's or the messenger's queue cap was reached.
    * - `expired`: the peer stayed unreachable for `queueTtl`.
    * - `stopped`: the messenger stopped with messages still queued (and no durable outbox held them).
+   * - `unsaved`: reported after a restart: these were handed to `send()` in
+   *   the moments before the page crashed (or its unload-time save ran out of
+   *   room), before the outbox had stored them.
    */
   reason: DropReason
+  /**
+   * Confirmed mode: these messages had been sent and were awaiting their
+   * acknowledgement, so the peer may have them (each at most once). Without
+   * this flag, a dropped message never reached the peer's application.
+   */
+  unconfirmed?: boolean
   error?: Error
 }
 

@@ -25,6 +25,13 @@ export class FrameQueue {
   bytes = 0
   /** Sequence number of the oldest frame held (of the next one pushed, when empty). */
   firstSeq: number
+  /**
+   * Numbers skipped after frame `at` (from the front): messages lost before a
+   * restart and reported, whose numbers are never handed out again. Almost
+   * always empty.
+   */
+  private jumps: Array<{ at: number, by: number }> = []
+  private skipped = 0
   /** Where in the buffer returned by the last `reserve()` the frame starts. */
   reservedAt = 0
 
@@ -43,7 +50,56 @@ export class FrameQueue {
 
   /** Sequence number the next pushed frame gets. */
   get nextSeq (): number {
-    return this.firstSeq + this.length
+    return this.firstSeq + this.length + this.skipped
+  }
+
+  /** Sequence number of the i-th frame from the front. */
+  seqAt (i: number): number {
+    let seq = this.firstSeq + i
+    for (const j of this.jumps) {
+      if (j.at <= i) seq += j.by
+    }
+    return seq
+  }
+
+  /** Skip `n` sequence numbers: the next frame pushed gets `nextSeq + n`. */
+  skip (n: number): void {
+    if (n <= 0) {
+      return
+    }
+    if (this.length === 0) {
+      this.firstSeq += n
+      return
+    }
+    const last = this.jumps[this.jumps.length - 1]
+    if (last != null && last.at === this.length) {
+      last.by += n
+    } else {
+      this.jumps.push({ at: this.length, by: n })
+    }
+    this.skipped += n
+  }
+
+  /**
+   * Call `fn` with each run of consecutive sequence numbers among frames
+   * [from, to): one call unless the range spans skipped numbers.
+   */
+  ranges (from: number, to: number, fn: (first: number, last: number) => void): void {
+    if (from >= to) {
+      return
+    }
+    if (this.jumps.length === 0) {
+      fn(this.firstSeq + from, this.firstSeq + to - 1)
+      return
+    }
+    let start = from
+    for (const j of this.jumps) {
+      if (j.at > from && j.at < to) {
+        fn(this.seqAt(start), this.seqAt(j.at - 1))
+        start = j.at
+      }
+    }
+    fn(this.seqAt(start), this.seqAt(to - 1))
   }
 
   /**
@@ -127,12 +183,24 @@ export class FrameQueue {
     this.length--
     this.bytes -= size
     this.firstSeq++
+    if (this.jumps.length > 0) {
+      for (const j of this.jumps) {
+        j.at--
+      }
+      while (this.jumps.length > 0 && this.jumps[0].at <= 0) {
+        const j = this.jumps.shift() as { at: number, by: number }
+        this.firstSeq += j.by
+        this.skipped -= j.by
+      }
+    }
     return size
   }
 
   /** Drop every frame; sequence numbers continue after the last one. */
   clear (): void {
-    this.firstSeq += this.length
+    this.firstSeq = this.nextSeq
+    this.jumps = []
+    this.skipped = 0
     this.bufs = new Array(16)
     this.heads = new Array(16)
     this.starts = new Array(16).fill(0)
@@ -193,7 +261,7 @@ export class FrameQueue {
     this.ends[idx] = end
     this.length++
     this.bytes += end - start
-    return this.firstSeq + this.length - 1
+    return this.nextSeq - 1
   }
 
   private grow (): void {

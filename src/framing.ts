@@ -33,6 +33,49 @@ export function frame (payload: Uint8Array): Uint8Array {
 
 const EMPTY = new Uint8Array(0)
 
+/** A read position, advanced by `readVarint`. */
+export interface Cursor {
+  pos: number
+}
+
+/**
+ * Read the unsigned varint at `buf[cursor.pos]` and move the cursor past it.
+ * It must be minimal and at most `maxBytes` long, else `InvalidFrameError`;
+ * returns -1 (cursor unmoved) when `buf` ends inside it.
+ */
+export function readVarint (buf: Uint8Array, cursor: Cursor, maxBytes: number): number {
+  let value = 0
+  let i = 0
+  for (let pos = cursor.pos; pos < buf.byteLength; pos++, i++) {
+    const b = buf[pos]
+    value += (b & 0x7f) * 2 ** (7 * i)
+    if (b < 0x80) {
+      if (b === 0 && i > 0) {
+        throw new InvalidFrameError('Varint is not minimal')
+      }
+      cursor.pos = pos + 1
+      return value
+    }
+    if (i + 1 >= maxBytes) {
+      throw new InvalidFrameError(`Varint longer than ${maxBytes} bytes`)
+    }
+  }
+  return -1
+}
+
+/**
+ * The message bytes of a frame this SDK built: after the length prefix and,
+ * in confirmed mode, the sequence number.
+ */
+export function framePayload (frame: Uint8Array, confirmed: boolean): Uint8Array {
+  const cursor = { pos: 0 }
+  readVarint(frame, cursor, 8)
+  if (confirmed) {
+    readVarint(frame, cursor, 8)
+  }
+  return frame.subarray(cursor.pos)
+}
+
 /**
  * Incremental decoder for varint-length-prefixed frames.
  *

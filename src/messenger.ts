@@ -5,7 +5,9 @@
 import { ChannelImpl } from './channel.js'
 import { DEFAULT_MAX_TOTAL_QUEUED_BYTES } from './constants.js'
 import { MessengerStoppedError } from './errors.js'
-import type { Channel, ChannelContext, ChannelInit, MessengerNode, ReceiptStore, LaneStore } from './channel.js'
+import { timedSignal } from './signals.js'
+import type { Channel, ChannelContext, ChannelInit, MessengerNode, ReceiptStore } from './channel.js'
+import { laneStore } from './outbox.js'
 import { MemoryReceipts } from './receipts.js'
 import type { Budget, OutboundLane } from './outbound-lane.js'
 import type { Outbox } from './outbox.js'
@@ -144,7 +146,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
     this.core = core
     this.init = init
     if (init.outbox != null) {
-      this.store = init.outbox
+      this.store = laneStore(init.outbox)
       init.outbox.addEventListener('error', this.onOutboxError)
       this.restoreLanes()
     }
@@ -182,7 +184,9 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
     await super.stop(keep)
     if (this.init.outbox != null) {
       this.init.outbox.removeEventListener('error', this.onOutboxError)
-      await this.init.outbox.flush({ signal: AbortSignal.timeout(5_000) }).catch(() => {})
+      const timed = timedSignal(5_000)
+      await this.init.outbox.flush({ signal: timed.signal }).catch(() => {})
+      timed.clear()
     }
   }
 
@@ -207,4 +211,3 @@ export function createMessenger<T> (node: MessengerNode, init: MessengerInit<T>)
   return new MessengerImpl<T>(core, init)
 }
 
-export type { LaneStore }

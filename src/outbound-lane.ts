@@ -16,7 +16,7 @@ import { Backoff } from './backoff.js'
 import { bestConnection, connectionRank, connectionTo } from './connections.js'
 import type { Dialer } from './connections.js'
 import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError } from './errors.js'
-import { FrameDecoder, varintLength, writeVarint } from './framing.js'
+import { FrameDecoder, framePayload, varintLength, writeVarint } from './framing.js'
 import { FrameQueue } from './frame-queue.js'
 import { timedSignal } from './signals.js'
 import { writable } from './stream-writable.js'
@@ -32,7 +32,7 @@ export type LaneNode = Dialer
 export type QueuePolicy = 'drop-newest' | 'drop-oldest' | 'error'
 
 /** Why messages were dropped. */
-export type DropReason = 'queue-full' | 'expired' | 'stopped' | 'stream-reset'
+export type DropReason = 'queue-full' | 'expired' | 'stopped' | 'unsaved'
 
 export interface LaneOptions {
   protocol: string
@@ -70,7 +70,7 @@ export interface LaneHost {
    * `count` messages were dropped: those numbered `first`…`last`, or, with no
    * numbers, messages refused before they got one (their `send()` returned -1).
    */
-  dropped(lane: OutboundLane, first: number | undefined, last: number | undefined, count: number, reason: DropReason, error?: Error): void
+  dropped(lane: OutboundLane, first: number | undefined, last: number | undefined, count: number, reason: DropReason, error?: Error, unconfirmed?: boolean): void
   error(lane: OutboundLane, err: Error): void
   /** The lane has nothing queued and no stream: it may be forgotten. */
   idle(lane: OutboundLane): void
@@ -115,6 +115,7 @@ export class OutboundLane {
   private wokeEarly = false
   private ackWaiter?: PromiseWithResolvers<void>
   private readonly runs: Uint8Array[] = []
+  private readonly sentRanges: number[] = []
   private readonly onStreamClose: (evt: Event) => void
   private readonly onStreamMessage: (evt: Event) => void
   private ackDecoder?: FrameDecoder
@@ -196,14 +197,19 @@ export class OutboundLane {
     return this.commit(frame)
   }
 
-  /** Put back frames restored from storage, before anything new is queued. */
-  restore (payloads: Uint8Array[], firstSeq: number): void {
+  /**
+   * Put back messages restored from storage, with their sequence numbers,
+   * before anything new is queued; new messages continue at `nextSeq`.
+   * Numbers between restored messages (lost before a restart, and reported)
+   * are skipped, never reused.
+   */
+  restore (records: Array<{ seq: number, payload: Uint8Array }>, nextSeq: number): void {
     if (this.queue.length > 0) {
       throw new Error('restore() must come before any send')
     }
-    this.queue.firstSeq = firstSeq
-    for (const payload of payloads) {
-      const seq = this.queue.nextSeq
+    this.queue.firstSeq = records[0]?.seq ?? nextSeq
+    for (const { seq, payload } of records) {
+      this.queue.skip(seq - this.queue.nextSeq)
       const body = this.opts.confirmed ? varintLength(seq) + payload.byteLength : payload.byteLength
       const frame = new Uint8Array(varintLength(body) + body)
       let offset = writeVarint(body, frame, 0)
@@ -214,7 +220,13 @@ export class OutboundLane {
       this.queue.push(frame)
       this.host.budget.bytes += frame.byteLength
     }
+    this.queue.skip(nextSeq - this.queue.nextSeq)
     this.kick()
+  }
+
+  /** The message bytes of the i-th queued frame (for the outbox). */
+  payloadAt (i: number): Uint8Array {
+    return framePayload(this.queue.at(i), this.opts.confirmed)
   }
 
   /** A connection to this lane's peer opened: maybe retry now, maybe move to it. */
@@ -245,38 +257,51 @@ export class OutboundLane {
 
   /** Confirmed mode: the receiver has everything up to and including `seq`. */
   ack (seq: number): void {
-    const first = this.queue.firstSeq
     let count = 0
-    while (this.queue.length > 0 && this.queue.firstSeq <= seq) {
-      this.host.budget.bytes -= this.queue.shift()
-      if (this.written > 0) {
-        this.written--
-      }
+    while (count < this.queue.length && this.queue.seqAt(count) <= seq) {
       count++
     }
-    if (count > 0) {
-      this.backoff.reset()
-      this.host.delivered(this, first, first + count - 1)
-      this.ackWaiter?.resolve()
-      this.ackWaiter = undefined
-      if (this.queue.length === 0) {
-        this.host.drained(this)
-        this.armIdle()
-      }
+    if (count === 0) {
+      return
+    }
+    const ranges: Array<[number, number]> = []
+    this.queue.ranges(0, count, (first, last) => { ranges.push([first, last]) })
+    for (let i = 0; i < count; i++) {
+      this.host.budget.bytes -= this.queue.shift()
+    }
+    this.written = Math.max(0, this.written - count)
+    this.backoff.reset()
+    for (const [first, last] of ranges) {
+      this.host.delivered(this, first, last)
+    }
+    this.ackWaiter?.resolve()
+    this.ackWaiter = undefined
+    if (this.queue.length === 0) {
+      this.host.drained(this)
+      this.armIdle()
     }
   }
 
-  /** Drop everything queued; `reason` goes to the drop event. */
+  /**
+   * Drop everything queued; `reason` goes to the drop event. In confirmed mode
+   * the frames already written may have arrived: they are reported apart, as
+   * unconfirmed.
+   */
   dropAll (reason: DropReason, error?: Error): void {
     const count = this.queue.length
     if (count === 0) {
       return
     }
-    const first = this.queue.firstSeq
+    const written = this.opts.confirmed ? Math.min(this.written, count) : 0
+    const ranges: Array<[number, number, boolean]> = []
+    this.queue.ranges(0, written, (first, last) => { ranges.push([first, last, true]) })
+    this.queue.ranges(written, count, (first, last) => { ranges.push([first, last, false]) })
     this.host.budget.bytes -= this.queue.bytes
     this.queue.clear()
     this.written = 0
-    this.host.dropped(this, first, first + count - 1, count, reason, error)
+    for (const [first, last, unconfirmed] of ranges) {
+      this.host.dropped(this, first, last, last - first + 1, reason, error, unconfirmed)
+    }
     this.host.drained(this)
   }
 
@@ -295,8 +320,8 @@ export class OutboundLane {
     this.ackWaiter?.reject(new MessengerStoppedError())
     this.ackWaiter = undefined
     if (keepQueued) {
+      // they stay stored (the outbox writes the queue as it is now, once more)
       this.host.budget.bytes -= this.queue.bytes
-      this.queue.clear()
     } else {
       this.dropAll('stopped')
     }
@@ -334,14 +359,10 @@ export class OutboundLane {
     }
     if (this.opts.policy === 'drop-oldest') {
       // evict unwritten frames from the front (only while nothing awaits an ack before them)
-      let count = 0
-      const first = this.queue.firstSeq + this.written
       while (this.full(size) && this.unwritten > 0 && this.written === 0) {
+        const seq = this.queue.seqAt(0)
         this.host.budget.bytes -= this.queue.shift()
-        count++
-      }
-      if (count > 0) {
-        this.host.dropped(this, first, first + count - 1, count, 'queue-full')
+        this.host.dropped(this, seq, seq, 1, 'queue-full')
       }
       if (!this.full(size)) {
         return true
@@ -434,8 +455,9 @@ export class OutboundLane {
     // without leaving a tiny chunk at every frame boundary
     stream.send(runs.length === 1 ? runs[0] : new Uint8ArrayList(...runs))
     runs.length = 0
-    const first = queue.firstSeq + from
-    const last = queue.firstSeq + to - 1
+    const ranges = this.sentRanges
+    ranges.length = 0
+    queue.ranges(from, to, (first, last) => { ranges.push(first, last) })
     if (this.opts.confirmed) {
       this.written = to
     } else {
@@ -444,7 +466,9 @@ export class OutboundLane {
       }
       this.host.budget.bytes -= bytes
     }
-    this.host.sent(this, first, last)
+    for (let i = 0; i < ranges.length; i += 2) {
+      this.host.sent(this, ranges[i], ranges[i + 1])
+    }
   }
 
   private async open (): Promise<Stream | undefined> {

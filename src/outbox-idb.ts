@@ -12,7 +12,7 @@
  */
 import { openDB, unwrap } from 'idb'
 import { StorageError } from './errors.js'
-import type { OutboxBatch, OutboxLane, OutboxRecord, OutboxStore } from './outbox.js'
+import type { LedgerEntry, OutboxBatch, OutboxLane, OutboxLedger, OutboxRecord, OutboxStore } from './outbox.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { DBSchema, IDBPDatabase } from 'idb'
 
@@ -37,6 +37,7 @@ const VERSION = 1
 export const DEFAULT_OPEN_TIMEOUT = 10_000
 
 export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
+  const ledger = globalThis.localStorage != null ? localStorageLedger(init.name) : undefined
   let db: IDBPDatabase<OutboxSchema> | undefined
   let opening: Promise<IDBPDatabase<OutboxSchema>> | undefined
   /** bumped by close(): an open still under way then closes what it gets */
@@ -109,6 +110,7 @@ export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
   }
 
   return {
+    ledger,
     async load (options?: AbortOptions) {
       options?.signal?.throwIfAborted()
       try {
@@ -155,4 +157,54 @@ function toStorageError (err: any): StorageError {
   if (err instanceof StorageError) return err
   const what = err?.name === 'QuotaExceededError' ? 'Storage quota exceeded' : `IndexedDB failed (${err?.name ?? 'error'})`
   return new StorageError(`${what}: ${err?.message ?? err}`, { cause: err })
+}
+
+/**
+ * The outbox's synchronous ledger in `localStorage` (sequence positions, and
+ * what the page could not store before it went away), one key per lane under
+ * `libp2p-messenger/outbox-ledger/<namespace>/`. `indexedDBOutboxStore` uses
+ * it with its database name; a write that fails (quota) is reported by the
+ * outbox as a `StorageError`.
+ */
+export function localStorageLedger (namespace: string, storage: Storage = globalThis.localStorage): OutboxLedger {
+  const prefix = `libp2p-messenger/outbox-ledger/${namespace}/`
+  return {
+    load () {
+      const out = new Map<string, LedgerEntry>()
+      for (let i = 0; i < storage.length; i++) {
+        const k = storage.key(i)
+        if (k?.startsWith(prefix) !== true) continue
+        try {
+          const v = JSON.parse(storage.getItem(k) ?? '')
+          const entry: LedgerEntry = { epoch: v.e, issued: v.i, released: v.r, updatedAt: v.t }
+          if (Array.isArray(v.k)) entry.skipped = v.k
+          if (Array.isArray(v.s)) entry.spill = v.s.map(([seq, b64]: [number, string]) => ({ seq, payload: fromBase64(b64) }))
+          out.set(k.slice(prefix.length), entry)
+        } catch {}
+      }
+      return out
+    },
+    save (key, entry) {
+      if (entry == null) {
+        storage.removeItem(prefix + key)
+        return
+      }
+      const v: Record<string, unknown> = { e: entry.epoch, i: entry.issued, r: entry.released, t: entry.updatedAt }
+      if (entry.skipped != null) v.k = entry.skipped
+      if (entry.spill != null) v.s = entry.spill.map(m => [m.seq, toBase64(m.payload)])
+      storage.setItem(prefix + key, JSON.stringify(v))
+    }
+  }
+}
+
+function toBase64 (bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.byteLength; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  }
+  return btoa(s)
+}
+
+function fromBase64 (b64: string): Uint8Array {
+  return Uint8Array.from(atob(b64), c => c.charCodeAt(0))
 }

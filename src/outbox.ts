@@ -1,26 +1,39 @@
 /**
- * The durable outbox: every queued message is also written to storage, in
- * batched transactions shortly after `send()`, and deleted only once it was
- * sent (default mode) or acknowledged (confirmed mode) — never before. After a
- * restart (a page reload) the messenger finds the pending messages here and
- * sends them, in their original order, once their peers are reachable.
+ * The durable outbox: what is queued to a peer is also in storage, so it
+ * survives a restart (a page reload) and is sent, in its original order, once
+ * the peer is reachable.
  *
- * Storage is pluggable (`OutboxStore`): `memoryOutboxStore()` here,
- * `indexedDBOutboxStore()` for browsers (outbox-idb.ts).
+ * One invariant: for every lane (peer × channel), what is stored is what is
+ * still in the lane's queue — unsent messages in the default mode,
+ * unacknowledged ones in confirmed mode. The outbox keeps, per lane, the
+ * range it stored; a write puts what is new in the queue and deletes what left
+ * it, and only a successful write moves the range. A failed write changes
+ * nothing and is retried. Writes are batched shortly after `send()`, so
+ * messages that leave the queue before that are never stored at all.
+ *
+ * Between `send()` and that write a message is in memory only. Two things
+ * close that window, through the store's synchronous `ledger` (localStorage
+ * in browsers):
+ * - every lane's sequence position (the last number handed out and the last
+ *   one released) is recorded at the end of the task that changed it, so a
+ *   number is never handed out twice and a message already sent is never
+ *   sent again after a restart;
+ * - when the page goes away (`pagehide`, `freeze`), the messages not yet
+ *   stored are written to the ledger synchronously, within a size bound.
+ * What a crash (no `pagehide`) or that bound still loses is known on the next
+ * start, exactly, and reported with a `drop` event, reason `'unsaved'`.
  *
  * ```ts
- * const outbox = await openOutbox(indexedDBOutboxStore({ name: `outbox-${node.peerId}` }))
+ * const outbox = await openOutbox(indexedDBOutboxStore({ name: `libp2p-messenger/outbox/${node.peerId}` }))
  * const messenger = createMessenger(node, { protocol: '/chat/1.0.0', codec: json(), outbox })
  * messenger.send(peer, msg)
- * await outbox.flush() // everything sent so far is stored
+ * await messenger.flush() // everything sent so far is stored
  * ```
  */
 import { TypedEventEmitter } from 'main-event'
 import { Backoff } from './backoff.js'
 import { MessengerStoppedError, StorageError } from './errors.js'
-import { varintLength } from './framing.js'
-import type { LaneStore } from './channel.js'
-import type { OutboundLane } from './outbound-lane.js'
+import { timedSignal } from './signals.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 
 /** One stored message. */
@@ -31,7 +44,7 @@ export interface OutboxRecord {
   payload: Uint8Array
 }
 
-/** What a lane needs to continue after a restart: its sequence space. */
+/** A lane's sequence space, as stored. */
 export interface OutboxLane {
   protocol: string
   peer: string
@@ -55,11 +68,38 @@ export interface OutboxBatch {
   lanes: OutboxLane[]
 }
 
+/**
+ * A lane's position, kept synchronously: `issued` is the last sequence number
+ * handed out, `released` the last one that left the queue (with everything
+ * before it). `spill` holds messages written at unload that storage did not
+ * have yet; `skipped` ranges were lost and reported already.
+ */
+export interface LedgerEntry {
+  epoch: string
+  issued: number
+  released: number
+  updatedAt: number
+  spill?: Array<{ seq: number, payload: Uint8Array }>
+  skipped?: Array<[number, number]>
+}
+
+/** Small, synchronous storage that survives a reload (localStorage). Keyed by `<protocol>\n<peer>`. */
+export interface OutboxLedger {
+  load(): Map<string, LedgerEntry>
+  save(key: string, entry: LedgerEntry | undefined): void
+}
+
 /** Where the outbox keeps its records. `write` must be atomic. */
 export interface OutboxStore {
   load(options?: AbortOptions): Promise<{ records: OutboxRecord[], lanes: OutboxLane[] }>
   write(batch: OutboxBatch, options?: AbortOptions): Promise<void>
   close(): void | Promise<void>
+  /**
+   * Synchronous storage for sequence positions and unload-time spills. Without
+   * one, numbers handed out in the last moments before a crash or reload can
+   * be handed out again, and those messages are lost unreported.
+   */
+  readonly ledger?: OutboxLedger
 }
 
 export interface OutboxEvents {
@@ -82,6 +122,13 @@ export interface OutboxInit {
    * @default 25 ms
    */
   writeDelay?: number
+  /**
+   * Bytes of not-yet-stored messages written to the ledger when the page goes
+   * away; what does not fit is reported `'unsaved'` on the next start.
+   *
+   * @default 1 MiB
+   */
+  maxSpillBytes?: number
   /** @default 100 ms */
   minRetry?: number
   /** @default 10 s */
@@ -111,105 +158,165 @@ export const DEFAULT_OUTBOX_WRITE_DELAY = 25
  */
 export const MAX_OUTBOX_WRITE_DELAY = 250
 
-interface Restored {
-  firstSeq: number
-  epoch?: Uint8Array
-  payloads: Uint8Array[]
+/**
+ * Unload-time spill bound (see `OutboxInit.maxSpillBytes`).
+ *
+ * @default 1 MiB
+ */
+export const DEFAULT_OUTBOX_SPILL_BYTES = 1024 * 1024
+
+/** How long `close()` waits for a last flush when no signal bounds it. */
+const CLOSE_FLUSH_TIMEOUT = 5_000
+
+/**
+ * Sequence numbers skipped when a lane's position is unknown (storage without
+ * a ledger, or a ledger that was cleared): far past anything that can have
+ * been handed out unrecorded.
+ */
+const UNKNOWN_POSITION_JUMP = 2 ** 24
+
+/** What the outbox needs of a lane (the outbound lane implements it). */
+export interface OutboxLaneView {
+  readonly peer: PeerId
+  readonly epoch: Uint8Array
+  readonly queue: { readonly length: number, seqAt: (i: number) => number }
+  readonly nextSeq: number
+  readonly unwritten: number
+  readonly connection?: unknown
+  payloadAt(i: number): Uint8Array
 }
 
-const key = (protocol: string, peer: string): string => `${protocol}\n${peer}`
+/** A lane as a previous session left it. */
+export interface RestoredLane {
+  epoch?: Uint8Array
+  nextSeq: number
+  records: Array<{ seq: number, payload: Uint8Array }>
+  /** numbers handed out before the restart whose messages are lost: reported as `'unsaved'` drops */
+  lost: Array<[number, number]>
+}
 
-export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore {
+/** Per lane: what is stored, and the lane itself once this session has one. */
+interface LaneState {
+  protocol: string
+  peer: string
+  key: string
+  lane?: OutboxLaneView
+  epoch?: Uint8Array
+  /** stored records: seqs in [storedFirst, storedLast] (none when storedLast < storedFirst) */
+  storedFirst: number
+  storedLast: number
+  /** the lane's nextSeq as stored */
+  storedNext: number
+  /** ranges lost before a restart (reported), still inside the stored span */
+  skipped: Array<[number, number]>
+  /** the ledger entry as last saved */
+  ledger?: LedgerEntry
+  restored?: RestoredLane
+  updatedAt: number
+}
+
+const laneKey = (protocol: string, peer: string): string => `${protocol}\n${peer}`
+
+class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
   private readonly store: OutboxStore
-  private readonly restored = new Map<string, Restored>()
-  private readonly lanes = new Map<string, OutboxLane>()
-  private puts: OutboxRecord[] = []
-  private removes: OutboxRemoval[] = []
-  /** per lane: the messages queued since the last write, still in the lane's queue unless released */
-  private ranges = new Map<OutboundLane, PendingRange>()
-  /** for each removal: how many puts were queued when it was made (it covers only those) */
-  private removeMarks: number[] = []
-  /** lanes whose state changed since the last write: their snapshot is taken when writing */
-  private dirtyLanes = new Map<string, DirtyLane>()
-  /** every lane seen, to mark it dirty again when a write fails */
-  private readonly seenLanes = new Map<string, DirtyLane>()
+  private readonly lanes = new Map<string, LaneState>()
+  private readonly byLane = new Map<OutboxLaneView, LaneState>()
+  private dirty = new Set<LaneState>()
+  private readonly ledgerDirty = new Set<LaneState>()
+  private ledgerScheduled = false
   private readonly writeDelay: number
-  /** when the oldest record not yet written was queued */
-  private oldestPut = 0
+  private readonly maxSpillBytes: number
+  private oldestChange = 0
   private timer?: ReturnType<typeof setTimeout>
   private writing?: Promise<void>
   private readonly waiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
   private readonly backoff: Backoff
   private closed = false
+  private readonly onPageHide = (): void => { this.spill() }
 
-  private constructor (store: OutboxStore, init: OutboxInit) {
+  constructor (store: OutboxStore, init: OutboxInit) {
     super()
     this.store = store
     this.backoff = new Backoff(init.minRetry ?? 100, init.maxRetry ?? 10_000)
     this.writeDelay = init.writeDelay ?? DEFAULT_OUTBOX_WRITE_DELAY
+    this.maxSpillBytes = init.maxSpillBytes ?? DEFAULT_OUTBOX_SPILL_BYTES
   }
 
-  /** Open an outbox on `store`, loading whatever a previous session left. */
-  static async open (store: OutboxStore, init: OutboxInit = {}, options?: AbortOptions): Promise<Outbox> {
-    const outbox = new Outbox(store, init)
-    const { records, lanes } = await store.load(options)
-    const ttl = init.laneTtl ?? DEFAULT_OUTBOX_LANE_TTL
+  async load (ttl: number, options?: AbortOptions): Promise<void> {
+    const { records, lanes } = await this.store.load(options)
+    const ledger = this.store.ledger?.load() ?? new Map<string, LedgerEntry>()
     const now = Date.now()
-    for (const lane of lanes) {
-      outbox.lanes.set(key(lane.protocol, lane.peer), lane)
-    }
-    // records arrive sorted by (protocol, peer, seq)
+    const byKey = new Map<string, OutboxRecord[]>()
     for (const r of records) {
-      const k = key(r.protocol, r.peer)
-      let entry = outbox.restored.get(k)
-      if (entry == null) {
-        entry = { firstSeq: r.seq, epoch: outbox.lanes.get(k)?.epoch, payloads: [] }
-        outbox.restored.set(k, entry)
-      }
-      if (r.seq !== entry.firstSeq + entry.payloads.length) {
-        // not contiguous (should not happen): renumber this lane's records
-        outbox.renumber.add(k)
-      }
-      entry.payloads.push(r.payload)
+      const k = laneKey(r.protocol, r.peer)
+      const list = byKey.get(k) ?? []
+      list.push(r)
+      byKey.set(k, list)
     }
-    for (const k of outbox.renumber) {
-      const entry = outbox.restored.get(k) as Restored
+    const keys = new Set<string>([...lanes.map(l => laneKey(l.protocol, l.peer)), ...byKey.keys(), ...ledger.keys()])
+    for (const k of keys) {
       const [protocol, peer] = k.split('\n')
-      const last = records.filter(r => key(r.protocol, r.peer) === k).reduce((m, r) => Math.max(m, r.seq), 0)
-      outbox.removes.push({ protocol, peer, first: entry.firstSeq, last })
-      entry.payloads.forEach((payload, i) => outbox.puts.push({ protocol, peer, seq: entry.firstSeq + i, payload }))
-    }
-    // forget idle lanes nobody has written to in a long time
-    for (const [k, lane] of outbox.lanes) {
-      if (!outbox.restored.has(k) && now - lane.updatedAt > ttl) {
-        outbox.lanes.delete(k)
+      const stored = lanes.find(l => l.protocol === protocol && l.peer === peer)
+      const entry = ledger.get(k)
+      const recs = (byKey.get(k) ?? []).sort((a, b) => a.seq - b.seq)
+      const epoch = entry != null ? fromHex(entry.epoch) : stored?.epoch
+      const storedNext = stored?.nextSeq ?? (recs.length > 0 ? recs[recs.length - 1].seq + 1 : 1)
+      // released: everything up to it left the queue (sent or acknowledged); never send it again
+      const released = entry?.released ?? (recs.length > 0 ? recs[0].seq - 1 : storedNext - 1)
+      // storage without its ledger entry (cleared, or a write that failed): the position may be
+      // behind what was handed out, so jump far past it rather than hand a number out twice
+      const jumped = entry == null && this.store.ledger != null
+      const issued = entry != null ? Math.max(entry.issued, storedNext - 1) : storedNext - 1 + (jumped ? UNKNOWN_POSITION_JUMP : 0)
+      const kept = new Map<number, Uint8Array>()
+      for (const r of recs) if (r.seq > released) kept.set(r.seq, r.payload)
+      for (const s of entry?.spill ?? []) if (s.seq > released && !kept.has(s.seq)) kept.set(s.seq, s.payload)
+      const restoredRecords = [...kept.entries()].sort((a, b) => a[0] - b[0]).map(([seq, payload]) => ({ seq, payload }))
+      const skipped = (entry?.skipped ?? []).filter(([, last]) => last > released)
+      if (jumped) {
+        skipped.push([Math.max(storedNext, restoredRecords[restoredRecords.length - 1]?.seq + 1 || 0), issued])
       }
+      const lost = entry != null ? missing(released, issued, restoredRecords, skipped) : []
+      const updatedAt = Math.max(stored?.updatedAt ?? 0, entry?.updatedAt ?? 0)
+      if (restoredRecords.length === 0 && now - updatedAt > ttl) {
+        // an idle lane nobody has used in a long time: forget it (a new one starts a new sequence space)
+        this.store.ledger?.save(k, undefined)
+        continue
+      }
+      const state: LaneState = {
+        protocol,
+        peer,
+        key: k,
+        epoch,
+        storedFirst: recs[0]?.seq ?? storedNext,
+        storedLast: recs.length > 0 ? recs[recs.length - 1].seq : storedNext - 1,
+        storedNext,
+        skipped: [...skipped, ...lost],
+        updatedAt: updatedAt > 0 ? updatedAt : now,
+        ledger: entry
+      }
+      state.restored = { epoch, nextSeq: issued + 1, records: restoredRecords, lost }
+      this.lanes.set(k, state)
     }
-    return outbox
+    globalThis.addEventListener?.('pagehide', this.onPageHide)
+    globalThis.addEventListener?.('freeze', this.onPageHide)
   }
 
-  private readonly renumber = new Set<string>()
-
-  /** Messages restored from storage and not yet sent, per protocol and peer. */
   pendingRestored (protocol: string): string[] {
     const peers: string[] = []
-    for (const k of this.restored.keys()) {
-      const [p, peer] = k.split('\n')
-      if (p === protocol) {
-        peers.push(peer)
+    for (const s of this.lanes.values()) {
+      if (s.protocol === protocol && s.restored != null && (s.restored.records.length > 0 || s.restored.lost.length > 0)) {
+        peers.push(s.peer)
       }
     }
     return peers
   }
 
-  /** Changes not yet committed to storage. */
   get unflushed (): number {
-    return this.puts.length + this.ranges.size + this.removes.length + this.dirtyLanes.size
+    return this.dirty.size
   }
 
-  /** Resolves once every change made before this call is committed. */
   async flush (options?: AbortOptions): Promise<void> {
-    if (this.unflushed === 0 && this.writing == null) {
+    if (this.dirty.size === 0 && this.writing == null) {
       return
     }
     options?.signal?.throwIfAborted()
@@ -226,107 +333,168 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     })
   }
 
-  /** Flush what is pending (bounded by `options.signal`) and close the store. */
   async close (options?: AbortOptions): Promise<void> {
     if (this.closed) {
       return
     }
+    // storage that keeps failing must not keep close() waiting: bounded by the signal, or 5 s
+    const timed = options?.signal == null ? timedSignal(CLOSE_FLUSH_TIMEOUT) : undefined
     try {
-      await this.flush(options)
-    } catch {}
+      await this.flush({ signal: options?.signal ?? timed?.signal })
+    } catch {
+    } finally {
+      timed?.clear()
+    }
+    this.spill()
     this.closed = true
     clearTimeout(this.timer)
+    globalThis.removeEventListener?.('pagehide', this.onPageHide)
+    globalThis.removeEventListener?.('freeze', this.onPageHide)
     for (const w of this.waiters.splice(0)) {
       w.reject(new MessengerStoppedError('The outbox is closed'))
     }
     await this.store.close()
   }
 
-  // --- LaneStore ---
+  // --- the messenger's side (LaneStore) ---
 
-  lane (protocol: string, peer: PeerId): { firstSeq: number, epoch?: Uint8Array, payloads?: Uint8Array[] } | undefined {
-    const k = key(protocol, peer.toString())
-    const restored = this.restored.get(k)
-    if (restored != null) {
-      this.restored.delete(k)
-      return restored
+  restore (protocol: string, peer: PeerId): RestoredLane | undefined {
+    const state = this.lanes.get(laneKey(protocol, peer.toString()))
+    if (state == null) {
+      return undefined
     }
-    const lane = this.lanes.get(k)
-    return lane != null ? { firstSeq: lane.nextSeq, epoch: lane.epoch } : undefined
+    const restored = state.restored
+    state.restored = undefined
+    return restored ?? { epoch: state.epoch, nextSeq: Math.max(state.storedNext, (state.ledger?.issued ?? 0) + 1, state.lane?.nextSeq ?? 0), records: [], lost: [] }
   }
 
-  enqueued (lane: OutboundLane, protocol: string, seq: number, confirmed: boolean): void {
+  /** The lane's queue changed (a message queued, sent, acknowledged or dropped). */
+  changed (lane: OutboxLaneView, protocol: string): void {
     if (this.closed) {
       return
     }
-    // only the range is noted here; the records are made from the lane's queue when written,
-    // and a message sent (released) before that is never stored
-    const range = this.ranges.get(lane)
-    if (range != null) {
-      range.last = seq
-      return
+    let state = this.byLane.get(lane)
+    if (state == null) {
+      const peer = lane.peer.toString()
+      const k = laneKey(protocol, peer)
+      state = this.lanes.get(k) ?? { protocol, peer, key: k, storedFirst: lane.nextSeq, storedLast: lane.nextSeq - 1, storedNext: 0, skipped: [], updatedAt: Date.now() }
+      state.lane = lane
+      state.epoch = lane.epoch
+      this.lanes.set(k, state)
+      this.byLane.set(lane, state)
     }
-    if (this.puts.length === 0 && this.ranges.size === 0) {
-      this.oldestPut = Date.now()
+    if (this.dirty.size === 0) {
+      this.oldestChange = Date.now()
     }
-    const peer = lane.peer.toString()
-    this.ranges.set(lane, { lane, protocol, peer, first: seq, last: seq, confirmed })
-    this.touch(lane, protocol, peer)
+    this.dirty.add(state)
+    this.ledgerDirty.add(state)
+    if (!this.ledgerScheduled && this.store.ledger != null) {
+      this.ledgerScheduled = true
+      queueMicrotask(() => { this.saveLedger() })
+    }
     this.schedule()
   }
 
-  released (lane: OutboundLane, protocol: string, first: number, last: number): void {
-    if (this.closed) {
+  /** The lane is gone (stopped or idle): forget its view, keep its state. */
+  detach (lane: OutboxLaneView): void {
+    const state = this.byLane.get(lane)
+    if (state != null && !this.dirty.has(state)) {
+      state.lane = undefined
+      this.byLane.delete(lane)
+    }
+  }
+
+  // --- the ledger ---
+
+  private entry (state: LaneState, spill?: LedgerEntry['spill']): LedgerEntry | undefined {
+    const lane = state.lane
+    if (lane == null || state.epoch == null) {
+      return state.ledger
+    }
+    const released = lane.queue.length > 0 ? lane.queue.seqAt(0) - 1 : lane.nextSeq - 1
+    const entry: LedgerEntry = { epoch: toHex(state.epoch), issued: lane.nextSeq - 1, released, updatedAt: Date.now() }
+    const skipped = state.skipped.filter(([, last]) => last > released)
+    if (skipped.length > 0) {
+      entry.skipped = skipped
+    }
+    if (spill != null && spill.length > 0) {
+      entry.spill = spill
+    }
+    return entry
+  }
+
+  private saveLedger (): void {
+    this.ledgerScheduled = false
+    const ledger = this.store.ledger
+    if (ledger == null || this.closed) {
+      this.ledgerDirty.clear()
       return
     }
-    const peer = lane.peer.toString()
-    // whatever of the range was written before is removed; records not yet
-    // written are left out of the next batch (see unreleased())
-    const prev = this.removes[this.removes.length - 1]
-    if (prev != null && prev.peer === peer && prev.protocol === protocol && prev.last + 1 >= first && prev.first <= first) {
-      prev.last = Math.max(prev.last, last)
-      this.removeMarks[this.removeMarks.length - 1] = this.puts.length
-    } else {
-      this.removes.push({ protocol, peer, first, last })
-      this.removeMarks.push(this.puts.length)
+    for (const state of this.ledgerDirty) {
+      // a spill stays until storage has its messages
+      const entry = this.entry(state, state.ledger?.spill?.filter(m => m.seq > state.storedLast))
+      if (entry != null && !sameEntry(entry, state.ledger)) {
+        state.ledger = entry
+        this.tryLedger(() => { ledger.save(state.key, entry) })
+      }
     }
-    this.touch(lane, protocol, peer)
-    this.schedule()
+    this.ledgerDirty.clear()
   }
 
-  private touch (lane: OutboundLane, protocol: string, peer: string): void {
-    const k = key(protocol, peer)
-    if (!this.dirtyLanes.has(k)) {
-      const dirty = this.seenLanes.get(k) ?? { lane, protocol, peer }
-      dirty.lane = lane
-      this.seenLanes.set(k, dirty)
-      this.dirtyLanes.set(k, dirty)
+  /**
+   * The page is going away: write what storage does not have yet to the
+   * ledger, synchronously, within the spill bound.
+   */
+  spill (): void {
+    const ledger = this.store.ledger
+    if (ledger == null || this.closed) {
+      return
+    }
+    let budget = this.maxSpillBytes
+    for (const state of this.lanes.values()) {
+      const lane = state.lane
+      if (lane == null) {
+        continue
+      }
+      const spill: NonNullable<LedgerEntry['spill']> = []
+      for (let i = 0; i < lane.queue.length; i++) {
+        const seq = lane.queue.seqAt(i)
+        if (seq <= state.storedLast && seq >= state.storedFirst) {
+          continue
+        }
+        const payload = lane.payloadAt(i)
+        if (payload.byteLength > budget) {
+          break // the rest is reported as unsaved on the next start
+        }
+        budget -= payload.byteLength
+        spill.push({ seq, payload: payload.slice() })
+      }
+      const entry = this.entry(state, spill)
+      if (entry != null) {
+        state.ledger = entry
+        this.tryLedger(() => { ledger.save(state.key, entry) })
+      }
     }
   }
 
-  /** Is a lane with records waiting to be stored writing to an open stream? */
+  private tryLedger (fn: () => void): void {
+    try {
+      fn()
+    } catch (err: any) {
+      this.safeDispatchEvent('error', { detail: new StorageError(`Outbox ledger write failed: ${err?.message ?? err}`, { cause: err }) })
+    }
+  }
+
+  // --- writing ---
+
+  /** Is a lane with changes waiting writing to an open stream? */
   private sending (): boolean {
-    for (const d of this.dirtyLanes.values()) {
-      if (d.lane.connection != null && d.lane.unwritten > 0) {
+    for (const s of this.dirty) {
+      if (s.lane?.connection != null && s.lane.unwritten > 0) {
         return true
       }
     }
     return false
-  }
-
-  /** The state of every lane that changed, as it will be stored. */
-  private laneSnapshots (): OutboxLane[] {
-    const out: OutboxLane[] = []
-    for (const [k, d] of this.dirtyLanes) {
-      const state = this.lanes.get(k)
-      if (state != null && state.nextSeq === d.lane.nextSeq && state.epoch === d.lane.epoch) {
-        continue
-      }
-      const snapshot = { protocol: d.protocol, peer: d.peer, epoch: d.lane.epoch, nextSeq: d.lane.nextSeq, updatedAt: Date.now() }
-      this.lanes.set(k, snapshot)
-      out.push(snapshot)
-    }
-    return out
   }
 
   private schedule (delay = this.writeDelay, now = false): void {
@@ -343,60 +511,58 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
     }, delay)
   }
 
+  /** For each changed lane: put what the queue has and storage lacks, delete what left the queue. */
+  private batch (): { batch: OutboxBatch, after: Array<[LaneState, number, number, number]> } {
+    const batch: OutboxBatch = { put: [], remove: [], lanes: [] }
+    const after: Array<[LaneState, number, number, number]> = []
+    for (const state of this.dirty) {
+      const lane = state.lane
+      if (lane == null || state.epoch == null) {
+        continue
+      }
+      const length = lane.queue.length
+      const first = length > 0 ? lane.queue.seqAt(0) : lane.nextSeq
+      const last = length > 0 ? lane.queue.seqAt(length - 1) : lane.nextSeq - 1
+      if (state.storedLast >= state.storedFirst && state.storedFirst < first) {
+        batch.remove.push({ protocol: state.protocol, peer: state.peer, first: state.storedFirst, last: Math.min(state.storedLast, first - 1) })
+      }
+      for (let i = 0; i < length; i++) {
+        const seq = lane.queue.seqAt(i)
+        if (seq > state.storedLast || seq < state.storedFirst) {
+          batch.put.push({ protocol: state.protocol, peer: state.peer, seq, payload: lane.payloadAt(i).slice() })
+        }
+      }
+      if (state.storedNext !== lane.nextSeq) {
+        batch.lanes.push({ protocol: state.protocol, peer: state.peer, epoch: state.epoch, nextSeq: lane.nextSeq, updatedAt: Date.now() })
+      }
+      after.push([state, first, last, lane.nextSeq])
+    }
+    return { batch, after }
+  }
+
   private async write (): Promise<void> {
-    if (this.waiters.length === 0 && (this.puts.length > 0 || this.ranges.size > 0) && Date.now() - this.oldestPut < MAX_OUTBOX_WRITE_DELAY && this.sending()) {
-      // a burst is going out to an online peer: most of it will be released before it would be stored
+    if (this.waiters.length === 0 && Date.now() - this.oldestChange < MAX_OUTBOX_WRITE_DELAY && this.sending()) {
+      // a burst is going out to an online peer: most of it leaves the queue before it would be stored
       this.schedule()
       return
     }
-    if (this.unflushed === 0) {
+    if (this.dirty.size === 0) {
       for (const w of this.waiters.splice(0)) {
         w.resolve()
       }
       return
     }
-    const ranges = this.ranges
-    const batch: OutboxBatch = {
-      put: [...unreleased(this.puts, this.removes, this.removeMarks), ...records(ranges.values())],
-      remove: this.removes,
-      lanes: this.laneSnapshots()
-    }
+    const { batch, after } = this.batch()
     const waiters = this.waiters.splice(0)
-    this.puts = []
-    this.ranges = new Map()
-    this.removes = []
-    this.removeMarks = []
-    this.dirtyLanes = new Map()
-    const writing = this.store.write(batch)
+    const written = this.dirty
+    this.dirty = new Set()
+    const writing = batch.put.length + batch.remove.length + batch.lanes.length > 0 ? this.store.write(batch) : Promise.resolve()
     this.writing = writing
     try {
       await writing
-      this.backoff.reset()
-      for (const w of waiters) {
-        w.resolve()
-      }
     } catch (err: any) {
-      // keep the changes, in order, ahead of newer ones, and try again later;
-      // records released while the write was under way are not put back
-      // ranges are made into records again on the next try (without what was released meanwhile)
-      for (const [lane, range] of ranges) {
-        const newer = this.ranges.get(lane)
-        this.ranges.set(lane, newer == null ? range : { ...range, last: newer.last })
-      }
-      const later = this.removes
-      const stillPending = batch.put.filter(r => !fromRange.has(r)).filter(r => !later.some(x => x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
-      this.puts = [...stillPending, ...this.puts]
-      // the failed batch's removals come first and covered only its own records
-      this.removeMarks = [...batch.remove.map(() => 0), ...this.removeMarks.map(m => m + stillPending.length)]
-      this.removes = [...batch.remove, ...this.removes]
-      for (const lane of batch.lanes) {
-        const k = key(lane.protocol, lane.peer)
-        const dirty = this.seenLanes.get(k)
-        this.lanes.delete(k)
-        if (dirty != null) {
-          this.dirtyLanes.set(k, dirty)
-        }
-      }
+      // nothing moved: the same lanes are written again, from their queues as they are then
+      for (const s of written) this.dirty.add(s)
       this.waiters.unshift(...waiters)
       const error = err instanceof StorageError ? err : new StorageError(`Outbox write failed: ${err?.message ?? err}`, { cause: err })
       this.safeDispatchEvent('error', { detail: error })
@@ -406,26 +572,80 @@ export class Outbox extends TypedEventEmitter<OutboxEvents> implements LaneStore
       }
       return
     }
+    this.backoff.reset()
+    for (const [state, first, last, next] of after) {
+      state.storedFirst = first
+      state.storedLast = last
+      state.storedNext = next
+      state.updatedAt = Date.now()
+      if (state.lane != null && !this.dirty.has(state) && state.lane.queue.length === 0) {
+        this.detach(state.lane)
+      }
+    }
+    for (const w of waiters) {
+      w.resolve()
+    }
     this.writing = undefined
-    if (this.unflushed > 0 || this.waiters.length > 0) {
+    if (this.dirty.size > 0 || this.waiters.length > 0) {
       this.schedule()
     }
   }
 }
 
-/** Open an outbox on `store`. */
-export async function openOutbox (store: OutboxStore, init?: OutboxInit, options?: AbortOptions): Promise<Outbox> {
-  return Outbox.open(store, init, options)
+/**
+ * The durable outbox. Pass it to `createMessenger({ outbox })`; it reports
+ * storage failures as `error` events (the messenger forwards them).
+ */
+export interface Outbox {
+  /** Resolves once every change made before this call is committed. */
+  flush(options?: AbortOptions): Promise<void>
+  /** Flush what is pending (bounded by `options.signal`) and close the store. */
+  close(options?: AbortOptions): Promise<void>
+  /** Peers with messages restored from a previous session on `protocol`. */
+  pendingRestored(protocol: string): string[]
+  addEventListener: TypedEventEmitter<OutboxEvents>['addEventListener']
+  removeEventListener: TypedEventEmitter<OutboxEvents>['removeEventListener']
+}
+
+/** Open an outbox on `store`, loading whatever a previous session left. */
+export async function openOutbox (store: OutboxStore, init: OutboxInit = {}, options?: AbortOptions): Promise<Outbox> {
+  const outbox = new OutboxImpl(store, init)
+  await outbox.load(init.laneTtl ?? DEFAULT_OUTBOX_LANE_TTL, options)
+  return outbox
+}
+
+/** The messenger's hooks into an outbox opened by `openOutbox`. */
+export interface LaneStore {
+  restore(protocol: string, peer: PeerId): RestoredLane | undefined
+  pendingRestored(protocol: string): string[]
+  changed(lane: OutboxLaneView, protocol: string): void
+  detach(lane: OutboxLaneView): void
+}
+
+/** The messenger's view of an outbox (the same object). */
+export function laneStore (outbox: Outbox): LaneStore {
+  return outbox as unknown as OutboxImpl
+}
+
+/** A ledger in a `Map`: for Node and tests (it survives a messenger, not a process). */
+export function memoryLedger (): OutboxLedger & { entries: Map<string, LedgerEntry> } {
+  const entries = new Map<string, LedgerEntry>()
+  return {
+    entries,
+    load: () => new Map(entries),
+    save: (key, entry) => { if (entry == null) entries.delete(key); else entries.set(key, entry) }
+  }
 }
 
 /** Records in memory: for Node and tests (it survives a messenger, not a process). */
-export function memoryOutboxStore (): OutboxStore & { records: Map<string, OutboxRecord>, lanes: Map<string, OutboxLane> } {
+export function memoryOutboxStore (): OutboxStore & { records: Map<string, OutboxRecord>, lanes: Map<string, OutboxLane>, ledger: ReturnType<typeof memoryLedger> } {
   const records = new Map<string, OutboxRecord>()
   const lanes = new Map<string, OutboxLane>()
   const recordKey = (p: string, peer: string, seq: number): string => `${p}\n${peer}\n${String(seq).padStart(16, '0')}`
   return {
     records,
     lanes,
+    ledger: memoryLedger(),
     async load () {
       const sorted = [...records.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, r]) => r)
       return { records: sorted, lanes: [...lanes.values()] }
@@ -440,47 +660,47 @@ export function memoryOutboxStore (): OutboxStore & { records: Map<string, Outbo
         records.set(recordKey(r.protocol, r.peer, r.seq), r)
       }
       for (const l of batch.lanes) {
-        lanes.set(key(l.protocol, l.peer), l)
+        lanes.set(laneKey(l.protocol, l.peer), l)
       }
     },
     close () {}
   }
 }
 
-interface DirtyLane { lane: OutboundLane, protocol: string, peer: string }
-
-/**
- * The records to put: those not released since they were queued (a removal
- * covers the records queued before it, `marks[i]` of them).
- */
-function unreleased (puts: OutboxRecord[], removes: OutboxRemoval[], marks: number[]): OutboxRecord[] {
-  if (removes.length === 0) {
-    return puts
-  }
-  return puts.filter((r, i) => !removes.some((x, j) => marks[j] > i && x.peer === r.peer && x.protocol === r.protocol && r.seq >= x.first && r.seq <= x.last))
-}
-
-interface PendingRange { lane: OutboundLane, protocol: string, peer: string, first: number, last: number, confirmed: boolean }
-
-/** The records of the messages of `ranges` still in their lanes' queues, payloads copied out of the frames. */
-function records (ranges: Iterable<PendingRange>): OutboxRecord[] {
-  const out: OutboxRecord[] = []
-  for (const r of ranges) {
-    const queue = r.lane.queue
-    const head = r.lane.nextSeq - queue.length
-    for (let seq = Math.max(r.first, head); seq <= r.last; seq++) {
-      const frame = queue.at(seq - head)
-      let offset = varintLength(frame.byteLength - varintLength(frame.byteLength)) // the length prefix
-      if (r.confirmed) {
-        offset += varintLength(seq)
-      }
-      const record: OutboxRecord = { protocol: r.protocol, peer: r.peer, seq, payload: frame.slice(offset) }
-      fromRange.add(record)
-      out.push(record)
+/** Numbers in (released, issued] that are neither restored nor already reported, as ranges. */
+function missing (released: number, issued: number, records: Array<{ seq: number }>, skipped: Array<[number, number]>): Array<[number, number]> {
+  const covered: Array<[number, number]> = [...records.map((r): [number, number] => [r.seq, r.seq]), ...skipped].sort((a, b) => a[0] - b[0])
+  const out: Array<[number, number]> = []
+  let next = released + 1
+  for (const [a, b] of covered) {
+    if (a > next && next <= issued) {
+      out.push([next, Math.min(a - 1, issued)])
     }
+    next = Math.max(next, b + 1)
+  }
+  if (next <= issued) {
+    out.push([next, issued])
   }
   return out
 }
 
-/** Records made from ranges (a failed write makes them again from the queue instead of keeping them). */
-const fromRange = new WeakSet<OutboxRecord>()
+function sameEntry (a: LedgerEntry, b?: LedgerEntry): boolean {
+  return b != null && a.epoch === b.epoch && a.issued === b.issued && a.released === b.released && a.spill == null && b.spill == null &&
+    JSON.stringify(a.skipped ?? []) === JSON.stringify(b.skipped ?? [])
+}
+
+export function toHex (bytes: Uint8Array): string {
+  let out = ''
+  for (const b of bytes) {
+    out += b.toString(16).padStart(2, '0')
+  }
+  return out
+}
+
+export function fromHex (hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  }
+  return out
+}

@@ -1,0 +1,605 @@
+/**
+ * One simulated scenario: peers running the real messenger (channels, lanes,
+ * outbox, receipts) over the simulated network, applications that send
+ * numbered messages and read at a chosen pace, the faults, and the invariants
+ * — README "What can be lost", stated as code.
+ */
+import { Uint8ArrayList } from 'uint8arraylist'
+import { createMessenger, bytes, openOutbox, type Messenger, type DropDetail, type Outbox, type OutboxStore, type OutboxBatch, type OutboxRecord, type OutboxLane, type LedgerEntry, type ReceiptStore, type Receipt } from '../../src/index.js'
+import { installClock, type SimClock } from './clock.js'
+import { SimNetwork, WINDOW, type SimNode, type SimConnection, type StreamRecord, type ConnectionKind } from './network.js'
+import type { PeerId } from '@libp2p/interface'
+
+export const PROTOCOL = '/sim/1.0.0'
+/** The receiver field of a broadcast payload. */
+const BROADCAST = 255
+
+export interface SimConfig {
+  seed: number
+  peers: number
+  delivery: 'default' | 'confirmed'
+  outbox: boolean
+  kind: ConnectionKind
+  latency: number
+  payload: number
+  maxQueuedMessages: number
+  queueTtl: number
+  maxInboundMessages: number
+  handoverTimeout: number
+  idleTimeout: number
+}
+
+/** A broken invariant: the scenario fails with this message. */
+export class Violation extends Error {
+  override name = 'Violation'
+}
+
+/** Thrown (and ignored) for events about the hostile peer. */
+class Attacker extends Error {}
+
+/** How long the connection monitor takes to notice a silent death (ping interval + timeout). */
+export const PING_DETECT = 7_000
+/** Bytes of one broken stream that can be lost in flight: the lane's write high-water mark, a batch, the window both ways. */
+export const IN_FLIGHT_BOUND = 1024 * 1024 + 256 * 1024 + 2 * WINDOW
+
+interface SentMessage {
+  n: number
+  seq: number
+  /** incarnation of the sender that sent it */
+  inc: number
+  at: number
+}
+
+/** What one sender's application did and what one receiver's application got, per direction. */
+interface Lane {
+  from: number
+  to: number
+  sent: SentMessage[]
+  /** n of every message the receiving application took, in order */
+  delivered: number[]
+  deliveredSet: Set<number>
+  /** seq numbers named by drop events, with the incarnation that reported them (unconfirmed ones apart) */
+  dropped: Set<number>
+  droppedUnconfirmed: Set<number>
+  refused: number
+  refusedReported: number
+  /** confirmed mode: seqs reported delivered */
+  confirmedDelivered: Set<number>
+  next: number
+}
+
+/** Storage that outlives an incarnation (IndexedDB / localStorage of the page). */
+class Persistent {
+  records = new Map<string, OutboxRecord>()
+  lanes = new Map<string, OutboxLane>()
+  receipts = new Map<string, Receipt>()
+  /** localStorage: synchronous, kept across reloads and crashes */
+  ledger = new Map<string, LedgerEntry>()
+}
+
+const recordKey = (r: { protocol: string, peer: string, seq: number }): string => `${r.protocol}\n${r.peer}\n${String(r.seq).padStart(12, '0')}`
+
+/** An incarnation's handle on its persistent storage: atomic writes that take time; dead once the page is gone. */
+function outboxStore (p: Persistent, inc: Incarnation, world: World): OutboxStore {
+  return {
+    async load () {
+      const records = [...p.records.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([, r]) => r)
+      return { records, lanes: [...p.lanes.values()] }
+    },
+    async write (batch: OutboxBatch) {
+      if (!inc.alive) throw new Error('the page is gone')
+      // a write takes a few ms; the page may die meanwhile, and then it commits or not
+      await new Promise(resolve => setTimeout(resolve, 1 + Math.floor(world.random() * 8)))
+      if (!inc.alive && world.random() < 0.5) throw new Error('the page went away during the write')
+      for (const r of batch.remove) {
+        for (let seq = r.first; seq <= r.last; seq++) p.records.delete(recordKey({ protocol: r.protocol, peer: r.peer, seq }))
+      }
+      for (const r of batch.put) p.records.set(recordKey(r), { ...r, payload: r.payload.slice() })
+      for (const l of batch.lanes) p.lanes.set(`${l.protocol}\n${l.peer}`, { ...l })
+    },
+    close () {},
+    ledger: {
+      load: () => new Map([...p.ledger].map(([k, v]) => [k, structuredClone(v)])),
+      save: (key, entry) => {
+        if (!inc.alive) return
+        if (entry == null) p.ledger.delete(key)
+        else p.ledger.set(key, structuredClone(entry))
+      }
+    }
+  }
+}
+
+function receiptStore (p: Persistent, inc: Incarnation): ReceiptStore {
+  return {
+    get: (key) => p.receipts.get(key),
+    set: (key, receipt) => { if (inc.alive) p.receipts.set(key, { ...receipt }) }
+  }
+}
+
+interface Incarnation {
+  n: number
+  alive: boolean
+  outbox?: Outbox
+  node: SimNode
+  messenger: Messenger<Uint8Array>
+  reading: Promise<void>
+}
+
+class Slot {
+  readonly index: number
+  readonly peerId: PeerId
+  readonly store = new Persistent()
+  inc?: Incarnation
+  incarnations = 0
+  /** reading pace of the application: 0 = as fast as it can, n = one message every n ms, -1 = paused */
+  pace = 0
+  gate?: PromiseWithResolvers<void>
+  /** the application's message number: one counter for sends and broadcasts, so each lane's numbers rise in send order */
+  counter = 0
+
+  constructor (index: number, peerId: PeerId) {
+    this.index = index
+    this.peerId = peerId
+  }
+}
+
+export class World {
+  readonly config: SimConfig
+  readonly clock: SimClock
+  readonly net: SimNetwork
+  readonly slots: Slot[]
+  readonly lanes = new Map<string, Lane>()
+  /** outbound stream records that carried honest frames, per lane */
+  private readonly random01: () => number
+  log: string[] = []
+  /** a violation seen inside an event listener, thrown at the next check */
+  private failure?: Error
+
+  /** a peer that is not part of any lane: it sends garbage */
+  attacker?: SimNode
+
+  private constructor (config: SimConfig, ids: PeerId[]) {
+    this.config = config
+    this.clock = installClock(config.seed)
+    this.random01 = Math.random
+    this.net = new SimNetwork({ latency: config.latency, kind: config.kind, dialFailAfter: 1_000 })
+    this.slots = ids.slice(0, config.peers).map((id, i) => new Slot(i, id))
+    for (const a of this.slots) {
+      for (const b of this.slots) {
+        if (a !== b) this.lanes.set(`${a.index}>${b.index}`, { from: a.index, to: b.index, sent: [], delivered: [], deliveredSet: new Set(), dropped: new Set(), droppedUnconfirmed: new Set(), refused: 0, refusedReported: 0, confirmedDelivered: new Set(), next: 0 })
+      }
+    }
+  }
+
+  static async create (config: SimConfig, ids: PeerId[], attacker?: PeerId): Promise<World> {
+    const world = new World(config, ids)
+    if (attacker != null) world.attacker = world.net.add(attacker)
+    for (const slot of world.slots) await world.start(slot)
+    return world
+  }
+
+  /** Await `promise` while simulated time passes (it may need timers to settle). */
+  async settle<T> (promise: Promise<T>, limit = 60_000): Promise<T> {
+    let done = false
+    const tracked = promise.finally(() => { done = true })
+    tracked.catch(() => {})
+    for (let t = 0; !done && t < limit; t += 10) await this.clock.advance(10)
+    if (!done) throw new Violation(`an operation did not settle within ${limit} ms of simulated time`)
+    return await tracked
+  }
+
+  /** An AbortSignal on the simulated clock. */
+  timeout (ms: number): AbortSignal {
+    const controller = new AbortController()
+    setTimeout(() => { controller.abort(new Error('timed out')) }, ms)
+    return controller.signal
+  }
+
+  random (): number { return this.random01() }
+
+  lane (from: number, to: number): Lane { return this.lanes.get(`${from}>${to}`) as Lane }
+
+  /** A command starts (kept in the log; printed at once with SIM_TRACE=1). */
+  step (what: string): void {
+    if (process.env.SIM_TRACE === '1') console.info(`  ${this.clock.now() - 1_700_000_000_000}ms ${what}`)
+    this.note(what)
+  }
+
+  private note (what: string): void {
+    this.log.push(`${this.clock.now() - 1_700_000_000_000}ms ${what}`)
+  }
+
+  /** Start (or restart) the page of `slot`: a new node with the same id, a new messenger on the kept storage. */
+  async start (slot: Slot): Promise<void> {
+    const node = this.net.add(slot.peerId)
+    for (const other of this.slots) if (other !== slot) node.known.add(other.peerId.toString())
+    const inc: Incarnation = { n: ++slot.incarnations, alive: true, node, messenger: undefined as any, reading: Promise.resolve() }
+    const c = this.config
+    const outbox = c.outbox ? await this.settle(openOutbox(outboxStore(slot.store, inc, this))) : undefined
+    const messenger = createMessenger<Uint8Array>(node as any, {
+      protocol: PROTOCOL,
+      codec: bytes(),
+      delivery: c.delivery,
+      outbox,
+      receipts: receiptStore(slot.store, inc),
+      maxQueuedMessages: c.maxQueuedMessages,
+      queueTtl: c.queueTtl,
+      maxInboundMessages: c.maxInboundMessages,
+      handoverTimeout: c.handoverTimeout,
+      idleTimeout: c.idleTimeout
+    })
+    inc.messenger = messenger
+    inc.outbox = outbox
+    slot.inc = inc
+    messenger.addEventListener('drop', (e) => { if (inc.alive) this.guard(() => { this.dropped(slot, e.detail) }) })
+    messenger.addEventListener('delivered', (e) => {
+      if (!inc.alive) return
+      this.guard(() => {
+        const to = this.slotOf(e.detail.peer)
+        const lane = this.lane(slot.index, to.index)
+        for (let s = e.detail.first; s <= e.detail.last; s++) lane.confirmedDelivered.add(s)
+      })
+    })
+    inc.reading = this.read(slot, inc)
+    await this.settle(messenger.ready)
+    this.note(`start ${slot.index}#${inc.n}`)
+  }
+
+  private slotOf (peer: PeerId): Slot {
+    const slot = this.slots.find(s => s.peerId.equals(peer))
+    if (slot == null && this.attacker?.peerId.equals(peer) === true) throw new Attacker()
+    if (slot == null) throw new Violation(`event names an unknown peer ${peer.toString()}`)
+    return slot
+  }
+
+  private async read (slot: Slot, inc: Incarnation): Promise<void> {
+    while (inc.alive) {
+      if (slot.pace < 0) {
+        slot.gate ??= Promise.withResolvers<void>()
+        await slot.gate.promise
+        continue
+      }
+      let item
+      try {
+        item = await inc.messenger.receive()
+      } catch {
+        return
+      }
+      if (!inc.alive) return
+      this.guard(() => { this.received(slot, item.from, item.data) })
+      if (slot.pace > 0) await new Promise(resolve => setTimeout(resolve, slot.pace))
+    }
+  }
+
+  setPace (slot: Slot, pace: number): void {
+    slot.pace = pace
+    if (pace >= 0 && slot.gate != null) {
+      const gate = slot.gate
+      slot.gate = undefined
+      gate.resolve()
+    }
+  }
+
+  // --- the applications ---
+
+  send (from: Slot, to: Slot, count: number): void {
+    const inc = from.inc
+    if (inc == null) return
+    const lane = this.lane(from.index, to.index)
+    for (let i = 0; i < count; i++) {
+      const n = from.counter++
+      const seq = inc.messenger.send(to.peerId, this.payload(from.index, to.index, n))
+      this.sent(lane, inc, n, seq)
+    }
+  }
+
+  /** The messenger's own broadcast: one payload for every peer, numbered by a counter of the sender's. */
+  broadcast (from: Slot, count: number): void {
+    const inc = from.inc
+    if (inc == null) return
+    for (let i = 0; i < count; i++) {
+      const n = from.counter++
+      const members = inc.messenger.peers()
+      const peers = inc.messenger.broadcast(this.payload(from.index, BROADCAST, n))
+      for (const p of members) {
+        const to = this.slots.find(s => s.peerId.equals(p))
+        // refused by a full queue: not among the peers broadcast() returns
+        if (to != null && !peers.some(q => q.equals(p))) this.lane(from.index, to.index).refused++
+      }
+      for (const p of peers) {
+        const to = this.slots.find(s => s.peerId.equals(p))
+        if (to == null) continue
+        // broadcast() returns the peers, not the numbers: read the lane's (white box)
+        const seq = ((inc.messenger as any).outbound.get(p.toString())?.nextSeq ?? 0) - 1
+        this.sent(this.lane(from.index, to.index), inc, n, seq)
+      }
+    }
+  }
+
+  private payload (from: number, to: number, n: number): Uint8Array {
+    const out = new Uint8Array(Math.max(8, this.config.payload))
+    out[0] = from
+    out[1] = to
+    new DataView(out.buffer).setUint32(2, n)
+    return out
+  }
+
+  private sent (lane: Lane, inc: Incarnation, n: number, seq: number): void {
+    if (seq < 0) {
+      lane.refused++
+      return
+    }
+    const reused = lane.sent.find(m => m.seq === seq && (this.config.outbox || m.inc === inc.n))
+    if (reused != null) throw new Violation(`lane ${lane.from}>${lane.to}: sequence number ${seq} handed out again (first for message ${reused.n} by incarnation ${reused.inc}, now for ${n} by ${inc.n})`)
+    lane.sent.push({ n, seq, inc: inc.n, at: this.clock.now() })
+  }
+
+  private received (slot: Slot, from: PeerId, data: Uint8Array): void {
+    const sender = this.slotOf(from)
+    if (data.byteLength < 8) throw new Violation(`message too short from ${sender.index}`)
+    const n = new DataView(data.buffer, data.byteOffset).getUint32(2)
+    if (data[0] !== sender.index || (data[1] !== slot.index && data[1] !== BROADCAST)) throw new Violation(`message ${n} claims ${data[0]}>${data[1]} but came ${sender.index}>${slot.index}`)
+    const lane = this.lane(sender.index, slot.index)
+    const last = lane.delivered[lane.delivered.length - 1]
+    if (lane.deliveredSet.has(n)) throw new Violation(`lane ${lane.from}>${lane.to}: message ${n} delivered twice`)
+    if (last != null && n < last) throw new Violation(`lane ${lane.from}>${lane.to}: message ${n} delivered after ${last} (reordered)`)
+    const m = lane.sent.find(x => x.n === n)
+    if (m != null && lane.dropped.has(m.seq) && this.config.outbox) throw new Violation(`lane ${lane.from}>${lane.to}: message ${n} (seq ${m.seq}) delivered after a drop event named it`)
+    lane.delivered.push(n)
+    lane.deliveredSet.add(n)
+  }
+
+  private dropped (slot: Slot, d: DropDetail): void {
+    const to = this.slotOf(d.peer)
+    const lane = this.lane(slot.index, to.index)
+    if (d.first == null || d.last == null) {
+      if (d.reason !== 'queue-full') throw new Violation(`a ${d.reason} drop without sequence numbers`)
+      lane.refusedReported += d.count
+      return
+    }
+    if (d.last - d.first + 1 !== d.count) throw new Violation(`drop event ${d.first}…${d.last} says count ${d.count}`)
+    const unconfirmed = (d as DropDetail & { unconfirmed?: boolean }).unconfirmed === true
+    for (let s = d.first; s <= d.last; s++) {
+      const m = lane.sent.find(x => x.seq === s && x.inc === (slot.inc as Incarnation).n) ?? (this.config.outbox ? lane.sent.find(x => x.seq === s) : undefined)
+      if (m == null) throw new Violation(`lane ${lane.from}>${lane.to}: drop event (${d.reason}) names seq ${s}, which send() never returned`)
+      if (!unconfirmed && lane.deliveredSet.has(m.n)) throw new Violation(`lane ${lane.from}>${lane.to}: drop event (${d.reason}) names seq ${s}, message ${m.n}, which was delivered`)
+      ;(unconfirmed ? lane.droppedUnconfirmed : lane.dropped).add(s)
+    }
+  }
+
+  // --- faults ---
+
+  /** Reload (`crash` false: pagehide ran) or crash the page of `slot`, then start it again. */
+  async reload (slot: Slot, crash: boolean): Promise<void> {
+    const inc = slot.inc
+    if (inc == null) return
+    this.note(`${crash ? 'crash' : 'reload'} ${slot.index}#${inc.n}`)
+    // pagehide: the outbox saves what storage does not have yet (a crash gives it no chance)
+    if (!crash) (inc.outbox as any)?.spill()
+    inc.alive = false
+    // pagehide aborts relayed connections at once; a direct (WebRTC) peer notices only by ping
+    inc.node.kill((conn) => crash || conn.direct ? PING_DETECT : this.config.latency)
+    this.setPace(slot, slot.pace) // wake a paused reader so it sees the page is gone
+    if (slot.gate != null) { const g = slot.gate; slot.gate = undefined; g.resolve() }
+    await this.settle(inc.messenger.stop().catch(() => {}))
+    await this.settle(inc.outbox?.close() ?? Promise.resolve())
+    await this.clock.advance(50 + Math.floor(this.random() * 500))
+    await this.start(slot)
+  }
+
+  pick<T> (items: T[]): T | undefined {
+    return items.length === 0 ? undefined : items[Math.floor(this.random() * items.length)]
+  }
+
+  connections (a: Slot, b: Slot): SimConnection[] {
+    return (a.inc?.node.connections ?? []).filter(c => c.remotePeer.equals(b.peerId) && c.status === 'open')
+  }
+
+  /** A black hole or half-open connection is found dead by the connection monitor after PING_DETECT. */
+  dieLater (conn: SimConnection): void {
+    setTimeout(() => {
+      if (conn.status === 'open' && (conn.out.dropping || conn.peer == null)) {
+        this.note(`ping failure closes ${conn.id}`)
+        conn.abort(new Error('ping timeout'), 0)
+      }
+    }, PING_DETECT)
+  }
+
+  // --- invariants ---
+
+  /** Run an invariant check inside an event listener: a violation fails the next step. */
+  private guard (fn: () => void): void {
+    try {
+      fn()
+    } catch (err: any) {
+      if (err instanceof Attacker) return // events about the hostile peer's lane: not an honest lane
+      this.failure ??= err
+    }
+  }
+
+  /** After every step. */
+  checkStep (): void {
+    if (this.failure != null) throw this.failure
+    for (const slot of this.slots) {
+      const inc = slot.inc
+      if (inc == null) continue
+      // the per-peer inbound cap holds (plus what one chunk can carry)
+      const inbox = (inc.messenger as any).inbox.length as number
+      const slack = Math.ceil(16 * 1024 / (this.config.payload + 6)) + 1
+      const senders = this.slots.length - 1
+      if (inbox > senders * (this.config.maxInboundMessages + slack)) throw new Violation(`peer ${slot.index} holds ${inbox} received messages, over ${senders} × (${this.config.maxInboundMessages} + ${slack})`)
+      for (const conn of inc.node.connections) {
+        for (const s of conn.streams) {
+          for (const type of ['drain', 'idle', 'close', 'message', 'end']) {
+            if (s.listenerCount(type) > 6) throw new Violation(`stream ${s.id} (${s.protocol}) has ${s.listenerCount(type)} '${type}' listeners`)
+          }
+        }
+      }
+    }
+    // confirmed mode: 'delivered' only for what the receiving application took
+    if (this.config.delivery === 'confirmed') {
+      for (const lane of this.lanes.values()) {
+        for (const seq of lane.confirmedDelivered) {
+          const m = lane.sent.find(x => x.seq === seq)
+          if (m != null && !lane.deliveredSet.has(m.n)) throw new Violation(`lane ${lane.from}>${lane.to}: seq ${seq} (message ${m.n}) reported delivered, never taken by the receiving application`)
+        }
+      }
+    }
+  }
+
+  /** Faults end, readers catch up: run until nothing is pending, within a bound. */
+  async quiesce (limit = 120_000): Promise<void> {
+    this.net.heal()
+    for (const s of this.slots) this.setPace(s, 0)
+    const end = this.clock.now() + limit
+    while (this.clock.now() < end) {
+      await this.clock.advance(1_000)
+      this.checkStep()
+      if (this.honestPending() === 0 && this.allArrived()) return
+    }
+    const missing = [...this.lanes.values()].map(l => `${l.from}>${l.to}: ${l.sent.filter(m => !this.mayBeLost(l, m) && !l.deliveredSet.has(m.n)).length} missing`).join(', ')
+    const pending = `${this.honestPending()} pending; ${missing}${process.env.SIM_DEBUG === '1' ? '\n' + this.describe() : ''}`
+    throw new Violation(`not quiescent ${limit} ms after the faults ended (${pending})`)
+  }
+
+  /** Every lane in detail (SIM_DEBUG=1). */
+  describe (): string {
+    const out: string[] = []
+    for (const lane of this.lanes.values()) {
+      if (lane.sent.length === 0) continue
+      out.push(`lane ${lane.from}>${lane.to}: sent ${lane.sent.map(m => `${m.n}@${m.seq}#${m.inc}`).join(' ')}; delivered ${lane.delivered.join(' ')}; dropped ${[...lane.dropped].join(' ')}`)
+      for (const [rec, ns] of this.framesByStream(lane)) out.push(`  stream ${rec.id} ${rec.protocol} ${rec.end ?? 'open'}: ${ns.join(' ')}`)
+    }
+    return out.join('\n')
+  }
+
+  /** Messages queued between honest peers. */
+  private honestPending (): number {
+    let n = 0
+    for (const a of this.slots) for (const b of this.slots) if (a !== b) n += a.inc?.messenger.pending(b.peerId) ?? 0
+    return n
+  }
+
+  private allArrived (): boolean {
+    for (const lane of this.lanes.values()) {
+      const expected = lane.sent.filter(m => !this.mayBeLost(lane, m))
+      if (expected.some(m => !lane.deliveredSet.has(m.n))) return false
+    }
+    return true
+  }
+
+  private mayBeLost (lane: Lane, m: SentMessage): boolean {
+    if (lane.dropped.has(m.seq) || lane.droppedUnconfirmed.has(m.seq)) return true
+    const sender = this.slots[lane.from]
+    // without an outbox, a page that died took its queue with it
+    if (!this.config.outbox && m.inc !== sender.incarnations) return true
+    // default mode: only what was in flight on a stream that broke
+    return this.config.delivery === 'default' && this.inFlightOnBrokenStream(lane).has(m.n)
+  }
+
+  /** Default mode: the messages of `lane` written to a stream that then broke (candidates for in-flight loss). */
+  private inFlightOnBrokenStream (lane: Lane): Set<number> {
+    const out = new Set<number>()
+    for (const [rec, ns] of this.framesByStream(lane)) {
+      if (rec.end === 'broken') for (const n of ns) out.add(n)
+    }
+    return out
+  }
+
+  /** For each honest stream of `lane`, the message numbers written to it, in order. */
+  framesByStream (lane: Lane): Array<[StreamRecord, number[]]> {
+    const from = this.slots[lane.from].peerId.toString()
+    const to = this.slots[lane.to].peerId.toString()
+    const confirmed = this.config.delivery === 'confirmed'
+    const out: Array<[StreamRecord, number[]]> = []
+    for (const rec of this.net.streams) {
+      if (rec.from !== from || rec.to !== to || !rec.protocol.startsWith(PROTOCOL)) continue
+      out.push([rec, decodeNumbers(rec.written, confirmed)])
+    }
+    return out
+  }
+
+  /** At the end: every message arrived, was reported dropped, or is an allowed in-flight loss. */
+  checkEnd (): void {
+    if (this.failure != null) throw this.failure
+    for (const lane of this.lanes.values()) {
+      if (lane.refused !== lane.refusedReported) throw new Violation(`lane ${lane.from}>${lane.to}: ${lane.refused} sends refused, ${lane.refusedReported} reported`)
+      const sender = this.slots[lane.from]
+      const lost: SentMessage[] = lane.sent.filter(m => !lane.deliveredSet.has(m.n) && !lane.dropped.has(m.seq) && !lane.droppedUnconfirmed.has(m.seq) && (this.config.outbox || m.inc === sender.incarnations))
+      if (lost.length === 0) continue
+      if (this.config.delivery === 'confirmed') {
+        throw new Violation(`lane ${lane.from}>${lane.to} (confirmed): ${lost.length} messages lost silently, first ${lost[0].n} (seq ${lost[0].seq})`)
+      }
+      const lostSet = new Set(lost.map(m => m.n))
+      const streams = this.framesByStream(lane)
+      for (const m of lost) {
+        const carrier = streams.find(([, ns]) => ns.includes(m.n))
+        if (carrier == null) throw new Violation(`lane ${lane.from}>${lane.to}: message ${m.n} (seq ${m.seq}) lost without ever being written to a stream, and no drop event`)
+        const [rec, ns] = carrier
+        if (rec.end !== 'broken') throw new Violation(`lane ${lane.from}>${lane.to}: message ${m.n} lost on stream ${rec.id}, which ended ${rec.end ?? 'open'}, not broken`)
+        const first = ns.findIndex(x => lostSet.has(x))
+        const suffix = ns.slice(first)
+        if (suffix.some(x => !lostSet.has(x))) throw new Violation(`lane ${lane.from}>${lane.to}: the messages lost on stream ${rec.id} are not one run at its end (${suffix.filter(x => !lostSet.has(x)).slice(0, 3).join(',')} arrived after a lost one)`)
+        if (suffix.length * (this.config.payload + 6) > IN_FLIGHT_BOUND) throw new Violation(`lane ${lane.from}>${lane.to}: ${suffix.length} messages lost in flight on stream ${rec.id}, over the bound`)
+      }
+    }
+  }
+
+  /** Stop everything; afterwards no timer, listener or registration of the SDK may be left. */
+  async stop (): Promise<void> {
+    for (const slot of this.slots) {
+      const inc = slot.inc
+      if (inc == null) continue
+      const node = inc.node
+      await this.settle(inc.messenger.stop())
+      await this.settle(inc.outbox?.close() ?? Promise.resolve())
+      inc.alive = false
+      if (slot.gate != null) { const g = slot.gate; slot.gate = undefined; g.resolve() }
+      await this.settle(inc.reading)
+      if (node.registrations !== 0) throw new Violation(`peer ${slot.index}: ${node.registrations} handlers or topologies left after stop()`)
+      for (const type of ['connection:open', 'connection:close']) {
+        if (node.listenerCount(type) !== 0) throw new Violation(`peer ${slot.index}: ${node.listenerCount(type)} '${type}' listeners left after stop()`)
+      }
+    }
+    for (const slot of this.slots) slot.inc?.node.kill(() => 0)
+    this.attacker?.kill(() => 0)
+    await this.clock.advance(60_000)
+    await this.clock.advance(60_000)
+    const left = this.clock.pending()
+    if (left !== 0) throw new Violation(`${left} timers left after stop()`)
+  }
+
+  dispose (): void {
+    this.clock.uninstall()
+  }
+}
+
+/** The message numbers in the honest frames of a stream (default: prefix + payload; confirmed: prefix + seq + payload, seq 0 = hello). */
+function decodeNumbers (written: Uint8ArrayList, confirmed: boolean): number[] {
+  const bytes = written.subarray()
+  const out: number[] = []
+  let pos = 0
+  const varint = (): number => {
+    let v = 0
+    let shift = 0
+    for (;;) {
+      if (pos >= bytes.byteLength) return -1
+      const b = bytes[pos++]
+      v += (b & 0x7f) * 2 ** shift
+      shift += 7
+      if (b < 0x80) return v
+    }
+  }
+  while (pos < bytes.byteLength) {
+    const len = varint()
+    if (len < 0 || pos + len > bytes.byteLength) break
+    const end = pos + len
+    if (confirmed) {
+      const seq = varint()
+      if (seq === 0) { pos = end; continue }
+    }
+    if (end - pos >= 6) out.push(new DataView(bytes.buffer, bytes.byteOffset + pos).getUint32(2))
+    pos = end
+  }
+  return out
+}
