@@ -427,7 +427,9 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   }
 
   sent (lane: OutboundLane, first: number, last: number): void {
-    if (!this.laneOptions.confirmed) {
+    if (this.laneOptions.confirmed) {
+      this.store?.written(lane)
+    } else {
       this.store?.changed(lane, this.protocol)
     }
     this.emit(lane.peer, 'sent', { peer: lane.peer, channel: this.name, first, last })
@@ -519,8 +521,8 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
         lane.restore(restored.records, restored.nextSeq)
       }
       // numbers handed out before a restart whose messages never reached storage
-      for (const [first, last] of restored.lost) {
-        this.dropped(lane, first, last, last - first + 1, 'unsaved')
+      for (const [first, last, unconfirmed] of restored.lost) {
+        this.dropped(lane, first, last, last - first + 1, 'unsaved', undefined, unconfirmed)
       }
       this.store?.changed(lane, this.protocol)
     }

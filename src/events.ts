@@ -28,7 +28,8 @@ export interface DropDetail {
    * - `stopped`: the messenger stopped with messages still queued (and no durable outbox held them).
    * - `unsaved`: reported after a restart: these were handed to `send()` in
    *   the moments before the page crashed (or its unload-time save ran out of
-   *   room), before the outbox had stored them.
+   *   room), before the outbox had stored them. In confirmed mode those that
+   *   had already been written to a stream come as `unconfirmed`.
    */
   reason: DropReason
   /**

@@ -99,27 +99,57 @@ export class FrameDecoder {
     this.maxPrefixBytes = encodingLength(maxLength)
   }
 
+  /** Bytes received but not decoded yet, because a frame handler asked to stop. */
+  private held: Uint8Array[] = []
+  private stopped = false
+
   /** True when the decoder holds part of a frame (a stream ending now is truncated). */
   get midFrame (): boolean {
-    return this.prefixBytes > 0 || this.missing >= 0
+    return this.prefixBytes > 0 || this.missing >= 0 || this.held.length > 0
+  }
+
+  /** True while received bytes wait to be decoded (see `resume`). */
+  get holding (): boolean {
+    return this.held.length > 0
   }
 
   /**
    * Feed received bytes; `onFrame` is called for each complete frame, in order.
    * The frame may be a view into `data`. Throws `FrameTooLargeError` or
-   * `InvalidFrameError` as soon as a prefix is known to be bad.
+   * `InvalidFrameError` as soon as a prefix is known to be bad. When `onFrame`
+   * returns `false`, decoding stops after that frame and the remaining bytes
+   * are held until `resume()`.
    */
-  push (data: Uint8Array | Uint8ArrayList, onFrame: (frame: Uint8Array) => void): void {
+  push (data: Uint8Array | Uint8ArrayList, onFrame: (frame: Uint8Array) => boolean | void): void {
     if (data instanceof Uint8Array) {
-      this.pushChunk(data, onFrame)
+      this.held.push(data)
     } else {
       for (const chunk of data) {
-        this.pushChunk(chunk, onFrame)
+        this.held.push(chunk)
       }
+    }
+    if (!this.stopped) {
+      this.resume(onFrame)
     }
   }
 
-  private pushChunk (chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+  /** Decode what is held, until it is all decoded or `onFrame` returns `false` again. */
+  resume (onFrame: (frame: Uint8Array) => boolean | void): void {
+    this.stopped = false
+    while (this.held.length > 0) {
+      const chunk = this.held[0]
+      const used = this.pushChunk(chunk, onFrame)
+      if (used < chunk.byteLength) {
+        this.held[0] = chunk.subarray(used)
+        this.stopped = true
+        return
+      }
+      this.held.shift()
+    }
+  }
+
+  /** Decode from `chunk`; returns how many bytes were consumed (all, unless `onFrame` asked to stop). */
+  private pushChunk (chunk: Uint8Array, onFrame: (frame: Uint8Array) => boolean | void): number {
     if (chunk.constructor !== Uint8Array) {
       // Node's Buffer: hand out plain Uint8Array views everywhere
       chunk = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
@@ -148,14 +178,18 @@ export class FrameDecoder {
         this.prefixBytes = 0
         this.length = 0
         if (length === 0) {
-          onFrame(EMPTY)
+          if (onFrame(EMPTY) === false) {
+            return pos
+          }
           continue
         }
         if (end - pos >= length) {
           // the whole payload is in this chunk: hand out a view, no copy
           const payload = chunk.subarray(pos, pos + length)
           pos += length
-          onFrame(payload)
+          if (onFrame(payload) === false) {
+            return pos
+          }
           continue
         }
         this.missing = length
@@ -176,8 +210,11 @@ export class FrameDecoder {
         this.parts = []
         this.missing = -1
         this.length = 0
-        onFrame(payload)
+        if (onFrame(payload) === false) {
+          return pos
+        }
       }
     }
+    return end
   }
 }

@@ -66,7 +66,9 @@ class StreamReader<T> {
   /** Why the stream closed, while what it had buffered is still being read. */
   private closeError?: Error
   private readonly onMessage: (evt: Event) => void
-  private readonly onFrame: (payload: Uint8Array) => void
+  private readonly onFrame: (payload: Uint8Array) => boolean
+  /** The stream ended while decoded-but-undelivered bytes were held: finish once they are. */
+  private endPending = false
   private readonly onEnd: () => void
   private readonly onClose: (evt: Event) => void
 
@@ -75,7 +77,8 @@ class StreamReader<T> {
     this.lane = lane
     this.decoder = new FrameDecoder(maxLength)
     this.onMessage = (evt) => { this.read((evt as Event & { data: Uint8Array }).data) }
-    this.onFrame = (payload) => { lane.frame(this, payload) }
+    // false when the lane is full: the decoder holds the rest until the application catches up
+    this.onFrame = (payload) => lane.frame(this, payload)
     this.onEnd = () => { this.finish(this.closeError) }
     this.onClose = (evt) => { this.closed((evt as Event & { error?: Error }).error) }
     stream.addEventListener('message', this.onMessage)
@@ -92,6 +95,22 @@ class StreamReader<T> {
     }
   }
 
+  /** The lane has room again: decode what was held back. */
+  drainHeld (): void {
+    if (!this.decoder.holding) {
+      return
+    }
+    try {
+      this.decoder.resume(this.onFrame)
+    } catch (err: any) {
+      this.lane.reject(this, err)
+      return
+    }
+    if (!this.decoder.holding && this.endPending) {
+      this.finish(this.closeError)
+    }
+  }
+
   /**
    * The stream closed. Whatever it had already received is still read: a
    * paused stream (the application is behind, or the stream waits for an
@@ -103,7 +122,7 @@ class StreamReader<T> {
     if (this.ended) {
       return
     }
-    if (this.stream.readBufferLength > 0 && error?.name !== 'StreamBufferError' && this.stream.status !== 'aborted') {
+    if ((this.stream.readBufferLength > 0 || this.decoder.holding) && error?.name !== 'StreamBufferError' && this.stream.status !== 'aborted') {
       this.closeError = error
       return
     }
@@ -121,6 +140,12 @@ class StreamReader<T> {
   /** Everything the remote sent was read (or the stream failed). */
   private finish (error?: Error): void {
     if (this.ended) {
+      return
+    }
+    if (this.decoder.holding && error?.name !== 'StreamBufferError' && this.stream.status !== 'aborted') {
+      // frames already received wait for room in the lane: end after them
+      this.closeError = error
+      this.endPending = true
       return
     }
     this.detach()
@@ -203,10 +228,7 @@ export class InboundLane<T> implements InboxSource {
     this.bufferedBytes -= bytes
     if (this.full && this.buffered <= this.opts.maxInboundMessages / 2 && this.bufferedBytes <= this.opts.maxInboundBytes / 2) {
       this.full = false
-      const active = this.readers[0]
-      if (active != null) {
-        resume(active.stream)
-      }
+      this.activateNext()
     }
     if (this.opts.confirmed && seq > this.consumed) {
       this.consumed = seq
@@ -273,8 +295,12 @@ export class InboundLane<T> implements InboxSource {
 
   private activateNext (): void {
     const next = this.readers[0]
-    if (next != null && !this.full) {
-      next.lastDataAt = Date.now()
+    if (next == null || this.full) {
+      return
+    }
+    next.lastDataAt = Date.now()
+    next.drainHeld()
+    if (!this.full && this.readers[0] === next) {
       resume(next.stream)
     }
   }
@@ -313,12 +339,14 @@ export class InboundLane<T> implements InboxSource {
   }
 
   /** A frame read from `reader`'s stream. */
-  frame (reader: StreamReader<T>, payload: Uint8Array): void {
+  /** A frame read from `reader`'s stream; returns false when the lane is full (stop decoding). */
+  frame (reader: StreamReader<T>, payload: Uint8Array): boolean {
     if (this.opts.confirmed) {
       this.confirmedFrame(reader, payload)
     } else {
       this.accept(payload, 0)
     }
+    return !this.full
   }
 
   private confirmedFrame (reader: StreamReader<T>, payload: Uint8Array): void {

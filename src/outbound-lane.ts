@@ -97,6 +97,8 @@ export class OutboundLane {
   readonly queue: FrameQueue
   /** Confirmed mode: frames at the front of the queue that were written and await an ack. */
   written = 0
+  /** Confirmed mode: the highest sequence number ever written to a stream. */
+  highestWritten = 0
   /** Confirmed mode: identifies this sender's sequence space to the receiver. */
   readonly epoch: Uint8Array
 
@@ -460,6 +462,7 @@ export class OutboundLane {
     queue.ranges(from, to, (first, last) => { ranges.push(first, last) })
     if (this.opts.confirmed) {
       this.written = to
+      this.highestWritten = Math.max(this.highestWritten, queue.seqAt(to - 1))
     } else {
       for (let i = from; i < to; i++) {
         queue.shift()

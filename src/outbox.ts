@@ -78,6 +78,8 @@ export interface LedgerEntry {
   epoch: string
   issued: number
   released: number
+  /** confirmed mode: the last number ever written to a stream (its message may have arrived) */
+  written?: number
   updatedAt: number
   spill?: Array<{ seq: number, payload: Uint8Array }>
   skipped?: Array<[number, number]>
@@ -182,6 +184,8 @@ export interface OutboxLaneView {
   readonly queue: { readonly length: number, seqAt: (i: number) => number }
   readonly nextSeq: number
   readonly unwritten: number
+  /** confirmed mode: the highest sequence number ever written to a stream */
+  readonly highestWritten: number
   readonly connection?: unknown
   payloadAt(i: number): Uint8Array
 }
@@ -191,8 +195,12 @@ export interface RestoredLane {
   epoch?: Uint8Array
   nextSeq: number
   records: Array<{ seq: number, payload: Uint8Array }>
-  /** numbers handed out before the restart whose messages are lost: reported as `'unsaved'` drops */
-  lost: Array<[number, number]>
+  /**
+   * numbers handed out before the restart whose messages are lost: reported
+   * as `'unsaved'` drops; `unconfirmed` when they had been written to a stream
+   * (confirmed mode) and so may have arrived
+   */
+  lost: Array<[number, number, boolean]>
 }
 
 /** Per lane: what is stored, and the lane itself once this session has one. */
@@ -275,7 +283,13 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
       if (jumped) {
         skipped.push([Math.max(storedNext, restoredRecords[restoredRecords.length - 1]?.seq + 1 || 0), issued])
       }
-      const lost = entry != null ? missing(released, issued, restoredRecords, skipped) : []
+      const gone = entry != null ? missing(released, issued, restoredRecords, skipped) : []
+      const written = entry?.written ?? 0
+      const lost: Array<[number, number, boolean]> = []
+      for (const [a, b] of gone) {
+        if (a <= written) lost.push([a, Math.min(b, written), true])
+        if (b > written) lost.push([Math.max(a, written + 1), b, false])
+      }
       const updatedAt = Math.max(stored?.updatedAt ?? 0, entry?.updatedAt ?? 0)
       if (restoredRecords.length === 0 && now - updatedAt > ttl) {
         // an idle lane nobody has used in a long time: forget it (a new one starts a new sequence space)
@@ -290,7 +304,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
         storedFirst: recs[0]?.seq ?? storedNext,
         storedLast: recs.length > 0 ? recs[recs.length - 1].seq : storedNext - 1,
         storedNext,
-        skipped: [...skipped, ...lost],
+        skipped: [...skipped, ...gone],
         updatedAt: updatedAt > 0 ? updatedAt : now,
         ledger: entry
       }
@@ -395,6 +409,19 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
     this.schedule()
   }
 
+  /** Confirmed mode: the lane wrote messages (they may arrive from now on): only the ledger changes. */
+  written (lane: OutboxLaneView): void {
+    const state = this.byLane.get(lane)
+    if (state == null || this.closed || this.store.ledger == null) {
+      return
+    }
+    this.ledgerDirty.add(state)
+    if (!this.ledgerScheduled) {
+      this.ledgerScheduled = true
+      queueMicrotask(() => { this.saveLedger() })
+    }
+  }
+
   /** The lane is gone (stopped or idle): forget its view, keep its state. */
   detach (lane: OutboxLaneView): void {
     const state = this.byLane.get(lane)
@@ -413,6 +440,9 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
     }
     const released = lane.queue.length > 0 ? lane.queue.seqAt(0) - 1 : lane.nextSeq - 1
     const entry: LedgerEntry = { epoch: toHex(state.epoch), issued: lane.nextSeq - 1, released, updatedAt: Date.now() }
+    if (lane.highestWritten > released) {
+      entry.written = lane.highestWritten
+    }
     const skipped = state.skipped.filter(([, last]) => last > released)
     if (skipped.length > 0) {
       entry.skipped = skipped
@@ -619,6 +649,7 @@ export interface LaneStore {
   restore(protocol: string, peer: PeerId): RestoredLane | undefined
   pendingRestored(protocol: string): string[]
   changed(lane: OutboxLaneView, protocol: string): void
+  written(lane: OutboxLaneView): void
   detach(lane: OutboxLaneView): void
 }
 
@@ -685,7 +716,7 @@ function missing (released: number, issued: number, records: Array<{ seq: number
 }
 
 function sameEntry (a: LedgerEntry, b?: LedgerEntry): boolean {
-  return b != null && a.epoch === b.epoch && a.issued === b.issued && a.released === b.released && a.spill == null && b.spill == null &&
+  return b != null && a.epoch === b.epoch && a.issued === b.issued && a.released === b.released && a.written === b.written && a.spill == null && b.spill == null &&
     JSON.stringify(a.skipped ?? []) === JSON.stringify(b.skipped ?? [])
 }
 

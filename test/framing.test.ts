@@ -6,7 +6,7 @@ import { utf8Length } from '../src/codec.js'
 
 function decodeAll (decoder: FrameDecoder, chunks: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = []
-  for (const c of chunks) decoder.push(c, f => out.push(f.slice()))
+  for (const c of chunks) decoder.push(c, f => { out.push(f.slice()) })
   return out
 }
 
@@ -25,11 +25,30 @@ describe('FrameDecoder', () => {
     }
   })
 
+  it('stops after a frame whose handler returns false, holds the rest, and resumes in order', () => {
+    const wire = new Uint8ArrayList(...[1, 2, 3, 4, 5].map(n => frame(new Uint8Array(n).fill(n))))
+    const d = new FrameDecoder(100)
+    const out: number[] = []
+    let budget = 2
+    const take = (f: Uint8Array): boolean => { out.push(f[0]); return --budget > 0 }
+    d.push(wire.subarray(), take)
+    expect(out).toEqual([1, 2])
+    expect(d.holding).toBe(true)
+    expect(d.midFrame).toBe(true)
+    d.push(frame(new Uint8Array([6])), take) // more arrives while stopped: held behind the rest
+    expect(out).toEqual([1, 2])
+    budget = 10
+    d.resume(take)
+    expect(out).toEqual([1, 2, 3, 4, 5, 6])
+    expect(d.holding).toBe(false)
+    expect(d.midFrame).toBe(false)
+  })
+
   it('accepts a Uint8ArrayList', () => {
     const d = new FrameDecoder(100)
     const list = new Uint8ArrayList(frame(new Uint8Array([1])), frame(new Uint8Array([2, 2])))
     const out: number[] = []
-    d.push(list, f => out.push(f.byteLength))
+    d.push(list, f => { out.push(f.byteLength) })
     expect(out).toEqual([1, 2])
   })
 

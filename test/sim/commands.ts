@@ -108,7 +108,7 @@ class HalfOpen extends Step {
   apply (w: World): void {
     const [x, y] = [w.slots[this.a].inc?.node, w.slots[this.b].inc?.node]
     if (x == null || y == null) return
-    w.dieLater(w.net.halfOpen(x, y, 'direct'))
+    w.net.halfOpen(x, y, 'direct')
   }
 
   toString (): string { return `halfOpen(${this.a} thinks it has ${this.b})` }
@@ -119,8 +119,7 @@ class BlackHole extends Step {
   apply (w: World): void {
     const [x, y] = [w.slots[this.a], w.slots[this.b]]
     if (x.inc == null || y.inc == null) return
-    w.net.blackHole(x.inc.node, y.inc.node, true)
-    for (const c of [...w.connections(x, y), ...w.connections(y, x)]) w.dieLater(c)
+    w.net.blackHole(x.inc.node, y.inc.node)
   }
 
   toString (): string { return `blackHole(${this.a}-${this.b})` }

@@ -29,24 +29,68 @@ const silent: any = Object.assign(() => {}, { enabled: false, trace: () => {}, e
 silent.newScope = () => silent
 let ids = 0
 
-/** Bytes from one side of a connection to the other, in order, after a latency. */
+/**
+ * Bytes from one side of a connection to the other, in order, after a
+ * latency. The transport is reliable: a blocked link (a black hole) holds
+ * what is sent until it is unblocked, then delivers it all in order, unless
+ * the connection dies first (then it is lost with the connection).
+ */
 class Link {
   latency: number
-  /** a black hole: nothing arrives */
-  dropping = false
   stallUntil = 0
   private last = 0
+  private held: Array<() => void> | undefined
+  private dead = false
+  /** data of these streams is on its way: if the connection dies now, it is lost in flight */
+  private readonly inflight = new Map<StreamRecord, number>()
 
   constructor (latency: number) {
     this.latency = latency
   }
 
+  get blocked (): boolean { return this.held != null }
+
+  block (): void { this.held ??= [] }
+
+  unblock (): void {
+    const held = this.held
+    this.held = undefined
+    for (const fn of held ?? []) this.deliver(fn)
+  }
+
+  /** The connection is gone: nothing more arrives, and streams with data on the way broke. */
+  kill (): void {
+    this.dead = true
+    this.held = undefined
+    for (const record of this.inflight.keys()) record.end = 'broken'
+    this.inflight.clear()
+  }
+
+  /** Deliver data of `record`'s stream (tracked, so a connection loss marks the stream broken). */
+  carry (record: StreamRecord | undefined, fn: () => void): void {
+    if (record == null || this.dead) {
+      this.deliver(fn)
+      return
+    }
+    this.inflight.set(record, (this.inflight.get(record) ?? 0) + 1)
+    this.deliver(() => {
+      const n = (this.inflight.get(record) ?? 1) - 1
+      if (n === 0) this.inflight.delete(record)
+      else this.inflight.set(record, n)
+      fn()
+    })
+  }
+
   deliver (fn: () => void): void {
-    if (this.dropping) return
+    if (this.dead) return
+    if (this.held != null) {
+      this.held.push(fn)
+      return
+    }
     const now = Date.now()
     const at = Math.max(now + this.latency, this.stallUntil, this.last)
     this.last = at
-    setTimeout(() => { if (!this.dropping) fn() }, at - now)
+    setTimeout(() => { if (!this.dead) fn() }, at - now)
   }
 }
 
@@ -60,6 +104,8 @@ export interface StreamRecord {
   written: Uint8ArrayList
   /** how it ended: 'broken' (reset, aborted, connection lost) or 'graceful' */
   end?: 'broken' | 'graceful'
+  /** the receiving page, at the time (it may have died since) */
+  receiver?: SimNode
 }
 
 export class SimStream extends AbstractStream {
@@ -68,6 +114,8 @@ export class SimStream extends AbstractStream {
   readonly record?: StreamRecord
   private credit = WINDOW
   private withheld = 0
+  /** the writer closed its end (and the FIN went out) */
+  private finished = false
 
   constructor (conn: SimConnection, direction: 'inbound' | 'outbound', protocol: string, record?: StreamRecord) {
     super({ id: `${ids++}`, direction, protocol, log: silent, inactivityTimeout: Infinity })
@@ -75,8 +123,11 @@ export class SimStream extends AbstractStream {
     this.record = record
     this.addEventListener('close', (evt) => {
       conn.forget(this)
+      // a receiving end that was reset or aborted dropped what it held and what still comes
+      if ((evt as Event & { error?: Error }).error != null && this.remote?.record != null && direction === 'inbound') this.remote.record.end = 'broken'
+      // graceful only if its writer finished it: a stream cut by its connection closing lost what was in flight
       if (record != null && record.end == null) {
-        record.end = (evt as Event & { error?: Error }).error != null ? 'broken' : 'graceful'
+        record.end = (evt as Event & { error?: Error }).error == null && this.finished ? 'graceful' : 'broken'
       }
     })
   }
@@ -95,7 +146,7 @@ export class SimStream extends AbstractStream {
     this.credit -= n
     for (let offset = 0; offset < n; offset += CHUNK) {
       const bytes = data.subarray(offset, Math.min(n, offset + CHUNK))
-      this.link.deliver(() => { this.remote?.arrive(bytes) })
+      this.link.carry(this.record, () => { this.remote?.arrive(bytes) })
     }
     return { sentBytes: n, canSendMore: this.credit > 0 }
   }
@@ -106,7 +157,8 @@ export class SimStream extends AbstractStream {
 
   async sendCloseWrite (options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    this.link.deliver(() => { this.remote?.onRemoteCloseWrite() })
+    this.finished = true
+    this.link.carry(this.record, () => { this.remote?.onRemoteCloseWrite() })
   }
 
   async sendCloseRead (options?: AbortOptions): Promise<void> {
@@ -124,7 +176,10 @@ export class SimStream extends AbstractStream {
 
   /** Bytes from the remote end. */
   arrive (bytes: Uint8Array): void {
-    if (this.readStatus === 'closed' || this.readStatus === 'closing') return
+    if (this.readStatus === 'closed' || this.readStatus === 'closing') {
+      if (this.remote?.record != null) this.remote.record.end = 'broken' // arrived at a closed end: lost
+      return
+    }
     this.onData(bytes)
     // yamux returns credit as data arrives, except while the reader is paused
     if (this.readStatus === 'paused') this.withheld += bytes.byteLength
@@ -171,6 +226,7 @@ export class SimConnection extends TypedEventEmitter<any> {
     this.timeline = { open: Date.now() }
     this.remoteAddr = { toString: () => `/sim/${kind}/p2p/${remotePeer.toString()}` }
     this.out = new Link(latency)
+    node.net.links.add(this.out)
   }
 
   get kind (): ConnectionKind { return this.direct ? 'direct' : 'relayed' }
@@ -185,7 +241,7 @@ export class SimConnection extends TypedEventEmitter<any> {
     if (this.status !== 'open') throw new Error(`The connection is "${this.status}" and not "open"`)
     if (this.limits != null && options.runOnLimitedConnection !== true) throw new Error('Cannot open protocol stream on limited connection')
     options.signal?.throwIfAborted()
-    const record: StreamRecord = { id: ids++, protocol, from: this.node.peerId.toString(), to: this.remotePeer.toString(), written: new Uint8ArrayList() }
+    const record: StreamRecord = { id: ids++, protocol, from: this.node.peerId.toString(), to: this.remotePeer.toString(), written: new Uint8ArrayList(), receiver: this.peer?.node }
     const local = new SimStream(this, 'outbound', protocol, record)
     this.node.net.streams.push(record)
     return await new Promise<Stream>((resolve, reject) => {
@@ -220,6 +276,7 @@ export class SimConnection extends TypedEventEmitter<any> {
     if (this.status === 'closed') return
     this.status = 'closed'
     this.timeline.close = Date.now()
+    this.out.kill()
     for (const s of [...this.streams]) s.onTransportClosed(err)
     this.streams = []
     const remote = this.peer
@@ -374,6 +431,8 @@ export class SimNode extends TypedEventEmitter<any> {
 
 export interface NetworkOptions {
   latency: number
+  /** how long the connection monitor takes to give up a connection that does not answer its pings */
+  pingDetect: number
   /** what a dial makes */
   kind: ConnectionKind
   /** how long a dial to an unreachable peer takes to fail */
@@ -384,6 +443,11 @@ export class SimNetwork {
   readonly nodes = new Map<string, SimNode>()
   readonly streams: StreamRecord[] = []
   readonly opts: NetworkOptions
+  /** every link ever made: a heal unblocks even those of closed connections */
+  readonly links = new Set<Link>()
+  private monitor?: ReturnType<typeof setInterval>
+  /** when each connection was first seen unable to answer a ping */
+  private readonly silentSince = new Map<SimConnection, number>()
   /** pairs that cannot reach each other: "a|b" both ways */
   private readonly partitions = new Set<string>()
 
@@ -452,11 +516,11 @@ export class SimNetwork {
   }
 
   /** Everything between `a` and `b` stops arriving (both ways) until `heal()`. */
-  blackHole (a: SimNode, b: SimNode, on: boolean): void {
+  blackHole (a: SimNode, b: SimNode): void {
     for (const c of a.connections) {
       if (c.remotePeer.equals(b.peerId)) {
-        c.out.dropping = on
-        if (c.peer != null) c.peer.out.dropping = on
+        c.out.block()
+        c.peer?.out.block()
       }
     }
   }
@@ -472,11 +536,40 @@ export class SimNetwork {
 
   heal (): void {
     this.partitions.clear()
-    for (const n of this.nodes.values()) {
-      for (const c of n.connections) {
-        c.out.dropping = false
-        c.out.stallUntil = 0
-      }
+    for (const link of this.links) {
+      link.unblock()
+      link.stallUntil = 0
     }
+  }
+
+  /**
+   * The connection monitor (js-libp2p pings every connection): a connection
+   * whose other side is gone, or whose link holds everything, for longer than
+   * `pingDetect` is aborted.
+   */
+  startMonitor (): void {
+    this.monitor = setInterval(() => {
+      const now = Date.now()
+      for (const node of this.nodes.values()) {
+        for (const c of [...node.connections]) {
+          const answers = c.peer != null && c.peer.status === 'open' && c.peer.node.alive && !c.out.blocked && !c.peer.out.blocked
+          if (answers) {
+            this.silentSince.delete(c)
+            continue
+          }
+          const since = this.silentSince.get(c) ?? now
+          this.silentSince.set(c, since)
+          if (now - since >= this.opts.pingDetect) {
+            this.silentSince.delete(c)
+            c.abort(new Error('ping timeout'), 0)
+          }
+        }
+      }
+    }, 1_000)
+  }
+
+  stop (): void {
+    clearInterval(this.monitor)
+    this.silentSince.clear()
   }
 }

@@ -63,8 +63,8 @@ interface Lane {
   droppedUnconfirmed: Set<number>
   refused: number
   refusedReported: number
-  /** confirmed mode: seqs reported delivered */
-  confirmedDelivered: Set<number>
+  /** confirmed mode: messages reported delivered */
+  confirmedDelivered: Set<SentMessage>
   next: number
 }
 
@@ -162,7 +162,8 @@ export class World {
     this.config = config
     this.clock = installClock(config.seed)
     this.random01 = Math.random
-    this.net = new SimNetwork({ latency: config.latency, kind: config.kind, dialFailAfter: 1_000 })
+    this.net = new SimNetwork({ latency: config.latency, kind: config.kind, dialFailAfter: 1_000, pingDetect: PING_DETECT })
+    this.net.startMonitor()
     this.slots = ids.slice(0, config.peers).map((id, i) => new Slot(i, id))
     for (const a of this.slots) {
       for (const b of this.slots) {
@@ -231,13 +232,18 @@ export class World {
     inc.messenger = messenger
     inc.outbox = outbox
     slot.inc = inc
+    messenger.addEventListener('error', (e) => { if (inc.alive) this.note(`error at ${slot.index}: ${e.detail.error.message}`) })
     messenger.addEventListener('drop', (e) => { if (inc.alive) this.guard(() => { this.dropped(slot, e.detail) }) })
     messenger.addEventListener('delivered', (e) => {
       if (!inc.alive) return
       this.guard(() => {
         const to = this.slotOf(e.detail.peer)
         const lane = this.lane(slot.index, to.index)
-        for (let s = e.detail.first; s <= e.detail.last; s++) lane.confirmedDelivered.add(s)
+        for (let s = e.detail.first; s <= e.detail.last; s++) {
+          const m = this.byNumber(lane, inc, s)
+          if (m == null) throw new Violation(`lane ${lane.from}>${lane.to}: 'delivered' names seq ${s}, which send() never returned`)
+          lane.confirmedDelivered.add(m)
+        }
       })
     })
     inc.reading = this.read(slot, inc)
@@ -349,6 +355,11 @@ export class World {
     lane.deliveredSet.add(n)
   }
 
+  /** The message a sequence number names: numbers are per incarnation, or for good with an outbox. */
+  private byNumber (lane: Lane, inc: Incarnation, seq: number): SentMessage | undefined {
+    return lane.sent.find(x => x.seq === seq && x.inc === inc.n) ?? (this.config.outbox ? lane.sent.find(x => x.seq === seq) : undefined)
+  }
+
   private dropped (slot: Slot, d: DropDetail): void {
     const to = this.slotOf(d.peer)
     const lane = this.lane(slot.index, to.index)
@@ -360,7 +371,7 @@ export class World {
     if (d.last - d.first + 1 !== d.count) throw new Violation(`drop event ${d.first}…${d.last} says count ${d.count}`)
     const unconfirmed = (d as DropDetail & { unconfirmed?: boolean }).unconfirmed === true
     for (let s = d.first; s <= d.last; s++) {
-      const m = lane.sent.find(x => x.seq === s && x.inc === (slot.inc as Incarnation).n) ?? (this.config.outbox ? lane.sent.find(x => x.seq === s) : undefined)
+      const m = this.byNumber(lane, slot.inc as Incarnation, s)
       if (m == null) throw new Violation(`lane ${lane.from}>${lane.to}: drop event (${d.reason}) names seq ${s}, which send() never returned`)
       if (!unconfirmed && lane.deliveredSet.has(m.n)) throw new Violation(`lane ${lane.from}>${lane.to}: drop event (${d.reason}) names seq ${s}, message ${m.n}, which was delivered`)
       ;(unconfirmed ? lane.droppedUnconfirmed : lane.dropped).add(s)
@@ -393,16 +404,6 @@ export class World {
 
   connections (a: Slot, b: Slot): SimConnection[] {
     return (a.inc?.node.connections ?? []).filter(c => c.remotePeer.equals(b.peerId) && c.status === 'open')
-  }
-
-  /** A black hole or half-open connection is found dead by the connection monitor after PING_DETECT. */
-  dieLater (conn: SimConnection): void {
-    setTimeout(() => {
-      if (conn.status === 'open' && (conn.out.dropping || conn.peer == null)) {
-        this.note(`ping failure closes ${conn.id}`)
-        conn.abort(new Error('ping timeout'), 0)
-      }
-    }, PING_DETECT)
   }
 
   // --- invariants ---
@@ -439,9 +440,8 @@ export class World {
     // confirmed mode: 'delivered' only for what the receiving application took
     if (this.config.delivery === 'confirmed') {
       for (const lane of this.lanes.values()) {
-        for (const seq of lane.confirmedDelivered) {
-          const m = lane.sent.find(x => x.seq === seq)
-          if (m != null && !lane.deliveredSet.has(m.n)) throw new Violation(`lane ${lane.from}>${lane.to}: seq ${seq} (message ${m.n}) reported delivered, never taken by the receiving application`)
+        for (const m of lane.confirmedDelivered) {
+          if (!lane.deliveredSet.has(m.n)) throw new Violation(`lane ${lane.from}>${lane.to}: seq ${m.seq} (message ${m.n}) reported delivered, never taken by the receiving application`)
         }
       }
     }
@@ -501,7 +501,7 @@ export class World {
   private inFlightOnBrokenStream (lane: Lane): Set<number> {
     const out = new Set<number>()
     for (const [rec, ns] of this.framesByStream(lane)) {
-      if (rec.end === 'broken') for (const n of ns) out.add(n)
+      if (broken(rec)) for (const n of ns) out.add(n)
     }
     return out
   }
@@ -536,7 +536,7 @@ export class World {
         const carrier = streams.find(([, ns]) => ns.includes(m.n))
         if (carrier == null) throw new Violation(`lane ${lane.from}>${lane.to}: message ${m.n} (seq ${m.seq}) lost without ever being written to a stream, and no drop event`)
         const [rec, ns] = carrier
-        if (rec.end !== 'broken') throw new Violation(`lane ${lane.from}>${lane.to}: message ${m.n} lost on stream ${rec.id}, which ended ${rec.end ?? 'open'}, not broken`)
+        if (!broken(rec)) throw new Violation(`lane ${lane.from}>${lane.to}: message ${m.n} lost on stream ${rec.id}, which ended ${rec.end ?? 'open'}, not broken, and its receiver lives`)
         const first = ns.findIndex(x => lostSet.has(x))
         const suffix = ns.slice(first)
         if (suffix.some(x => !lostSet.has(x))) throw new Violation(`lane ${lane.from}>${lane.to}: the messages lost on stream ${rec.id} are not one run at its end (${suffix.filter(x => !lostSet.has(x)).slice(0, 3).join(',')} arrived after a lost one)`)
@@ -563,6 +563,7 @@ export class World {
     }
     for (const slot of this.slots) slot.inc?.node.kill(() => 0)
     this.attacker?.kill(() => 0)
+    this.net.stop()
     await this.clock.advance(60_000)
     await this.clock.advance(60_000)
     const left = this.clock.pending()
@@ -572,6 +573,11 @@ export class World {
   dispose (): void {
     this.clock.uninstall()
   }
+}
+
+/** A stream whose data may not all have arrived: it broke, or the page it went to died. */
+function broken (rec: StreamRecord): boolean {
+  return rec.end === 'broken' || rec.receiver?.alive === false
 }
 
 /** The message numbers in the honest frames of a stream (default: prefix + payload; confirmed: prefix + seq + payload, seq 0 = hello). */
