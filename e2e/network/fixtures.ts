@@ -150,7 +150,7 @@ export const room = (name: string): string => `${name}-${Math.random().toString(
 /** Payload of `size` bytes ending in a running index (the page's tally counts `${prefix}${i}`). */
 export const padPrefix = (tag: string, size: number): string => `${tag}-${'x'.repeat(Math.max(0, size - tag.length - 6))}-`
 
-export interface TallyRow { from: string, prefix: string, count: number, next: number, bad: number, samples: string[], firstAt: number, lastAt: number, maxGapMs: number, maxGapAfter: number }
+export interface TallyRow { from: string, prefix: string, count: number, next: number, bad: number, samples: string[], firstAt: number, lastAt: number, maxGapMs: number, maxGapAfter: number, maxGapEnd: number }
 
 /** What `tab` received from `from` with `prefix`, and when. */
 export async function tallyOf (tab: HomeTab, from: string, prefix: string): Promise<TallyRow | undefined> {

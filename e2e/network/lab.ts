@@ -154,6 +154,8 @@ export function build (): void {
  */
 export function configure (home: HomeName, cfg: HomeConfig): void {
   const h = HOMES[home]
+  // a case that took the link down and failed is undone here too
+  homeLink(home, true)
   nsRun(h.router, 'iptables', ['-t', 'nat', '-F', 'POSTROUTING'])
   nsRun(h.router, 'iptables', ['-F', 'FORWARD'])
   nsRun(h.router, 'iptables', ['-F', 'INPUT'])
@@ -180,7 +182,17 @@ export function configure (home: HomeName, cfg: HomeConfig): void {
 export function outage (home: HomeName, down: boolean): void {
   const h = HOMES[home]
   if (down) nsRun(h.router, 'iptables', ['-I', 'FORWARD', '1', '-j', 'DROP'])
-  else nsRun(h.router, 'iptables', ['-D', 'FORWARD', '-j', 'DROP'])
+  else spawnSync('ip', ['netns', 'exec', h.router, 'iptables', '-D', 'FORWARD', '-j', 'DROP'])
+}
+
+/**
+ * Take a home's own link down (as when Wi-Fi drops: the browser sees its
+ * interface go away), or bring it back with its default route.
+ */
+export function homeLink (home: HomeName, up: boolean): void {
+  const h = HOMES[home]
+  ipIn(h.home, 'link', 'set', 'eth0', up ? 'up' : 'down')
+  if (up) spawnSync('ip', ['-n', h.home, 'route', 'replace', 'default', 'via', h.routerLanIp])
 }
 
 /** Packet counters of a home router's FORWARD rules (how much the loss rules dropped). */

@@ -25,6 +25,10 @@ export interface PairCase {
   back: number
   /** time for the bulk transfer */
   transferWithin: number
+  /** runs instead of a plain wait while a relayed route settles (the direct attempts play out); returns a note */
+  whileSettling?: (a: HomeTab, b: HomeTab, ms: number) => Promise<string>
+  /** runs beside the bulk transfer; returns a note */
+  duringBulk?: (a: HomeTab, b: HomeTab) => Promise<string>
 }
 
 export interface PairResult {
@@ -65,6 +69,7 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
   const opts = { room: room(c.name.replace(/\W+/g, '-').slice(0, 20)), iceServers: c.iceServers, webrtc: c.webrtc, delivery: 'confirmed' as const, tally: true }
   const [a, b] = await homes.pair(opts)
   const t0 = Math.min(a.startCalledAt, b.startCalledAt)
+  const notes: string[] = []
 
   // first message: queued at once (B is not known yet: the room finds it)
   await a.page.evaluate((id) => window.harness.send(id, 'first-', 1), b.id)
@@ -79,7 +84,8 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
     routeB = await waitForDirect(b, a.id, 5_000) ?? (await routeOf(b, a.id)).route
   } else {
     // give the direct attempts their time: they must fail and leave the relayed circuit in use
-    await sleep(c.routeWithin)
+    if (c.whileSettling != null) notes.push(await c.whileSettling(a, b, c.routeWithin))
+    else await sleep(c.routeWithin)
     routeA = (await routeOf(a, b.id)).route
     routeB = (await routeOf(b, a.id)).route
   }
@@ -91,6 +97,7 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
   await waitForTally(b, a.id, warm, 100, c.transferWithin)
   const bulk = padPrefix('bulk', c.bulk.size)
   const sendAt = Date.now()
+  const during = c.duringBulk?.(a, b)
   await Promise.all([
     a.page.evaluate(([id, p, n]) => window.harness.send(id, p, n as number), [b.id, bulk, c.bulk.count] as const),
     b.page.evaluate(async ([id, n]) => { await window.harness.sendPaced(id, 'back-', n as number, 10, 100) }, [a.id, c.back] as const)
@@ -107,6 +114,7 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
     back ??= await tallyOf(a, b.id, 'back-')
   }
   const seconds = ((row?.lastAt ?? Date.now()) - sendAt) / 1000
+  if (during != null) notes.push(await during)
   // a moment for late duplicates to show
   await sleep(1_000)
   row = await tallyOf(b, a.id, bulk)
@@ -128,13 +136,31 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
     outOfOrder: accBulk.outOfOrder + accBack.outOfOrder,
     peerLeaves: h.leaves,
     errors: h.errors.length,
-    notes: `start ${a.startedAt - a.startCalledAt}/${b.startedAt - b.startCalledAt} ms; route settled by ${directAt} ms; bulk ${c.bulk.count}×${c.bulk.size} B in ${seconds.toFixed(1)} s; RTCPeerConnections A ${traces.filter(l => l.startsWith('A')).length}, B ${traces.filter(l => l.startsWith('B')).length}`
+    notes: `start ${a.startedAt - a.startCalledAt}/${b.startedAt - b.startCalledAt} ms; route settled by ${directAt} ms; bulk ${c.bulk.count}×${c.bulk.size} B in ${seconds.toFixed(1)} s; RTCPeerConnections A ${traces.filter(l => l.startsWith('A')).length}, B ${traces.filter(l => l.startsWith('B')).length}${notes.map(n => `; ${n}`).join('')}`
   }
   console.info(`[${c.name}] rtc:\n  ${traces.join('\n  ')}${h.errors.length > 0 ? `\n  errors: ${h.errors.slice(0, 10).join('\n          ')}` : ''}`)
 
   expectExactlyOnce(row, c.bulk.count, 'bulk A → B')
   expectExactlyOnce(back, c.back, 'small B → A')
   return { a, b, figures, routeA, routeB }
+}
+
+/**
+ * A defect the lab found in the SDK, checked where it shows: when `check`
+ * fails the test is annotated `known-defect` and the failure printed, but it
+ * fails only with LP2PM_STRICT_DEFECTS=1 (for whoever fixes it). Everything
+ * users rely on that still holds is asserted normally around it.
+ */
+export async function knownDefect (id: string, summary: string, check: () => void | Promise<void>): Promise<void> {
+  try {
+    await check()
+    test.info().annotations.push({ type: 'known-defect-absent', description: `${id}: did not reproduce this run (${summary})` })
+    console.info(`[known defect ${id}] did not reproduce this run: ${summary}`)
+  } catch (err: any) {
+    if (process.env.LP2PM_STRICT_DEFECTS === '1') throw err
+    test.info().annotations.push({ type: 'known-defect', description: `${id}: ${summary}` })
+    console.warn(`[known defect ${id}] ${summary}\n  ${String(err.message).split('\n').slice(0, 12).join('\n  ')}`)
+  }
 }
 
 export { test, expect }

@@ -45,9 +45,10 @@ interface TallyTiming {
   prefix: string
   firstAt: number
   lastAt: number
-  /** the longest wait between two consecutive messages, ms, and how many had arrived before it */
+  /** the longest wait between two consecutive messages, ms, how many had arrived before it, and when it ended */
   maxGapMs: number
   maxGapAfter: number
+  maxGapEnd: number
 }
 
 /** RTCPeerConnection / RTCDataChannel counters installed by `instrumentRTC()` (e2e/fixtures.ts) before the page loads. */
@@ -98,7 +99,7 @@ function tallyMessage (from: string, data: string): void {
   if (t == null) {
     t = { from, prefix, count: 0, next: 0, bad: 0, samples: [] }
     state.tally.set(key, t)
-    state.tallyTiming.set(key, { from, prefix, firstAt: Date.now(), lastAt: Date.now(), maxGapMs: 0, maxGapAfter: 0 })
+    state.tallyTiming.set(key, { from, prefix, firstAt: Date.now(), lastAt: Date.now(), maxGapMs: 0, maxGapAfter: 0, maxGapEnd: 0 })
   }
   const timing = state.tallyTiming.get(key)
   if (timing != null) {
@@ -106,6 +107,7 @@ function tallyMessage (from: string, data: string): void {
     if (now - timing.lastAt > timing.maxGapMs) {
       timing.maxGapMs = now - timing.lastAt
       timing.maxGapAfter = t.count
+      timing.maxGapEnd = now
     }
     timing.lastAt = now
   }
@@ -216,6 +218,25 @@ const harness = {
   },
   /** Per sender and prefix: what arrived (`start({ tally: true })`). */
   tally: (): Tally[] => [...state.tally.values()],
+  /**
+   * The WebSocket connections (to relays): bytes the browser still holds for each
+   * (`bufferedAmount`), and a ping's round trip now (the network lab's diagnostics).
+   */
+  async relayLinks (timeout = 20_000): Promise<Array<{ peer: string, bufferedAmount?: number, rttMs?: number, error?: string }>> {
+    const node = state.node
+    if (node == null) return []
+    const links = node.getConnections().filter(c => (c as any).maConn?.websocket != null)
+    return await Promise.all(links.map(async (c) => {
+      const bufferedAmount: number | undefined = (c as any).maConn.websocket.bufferedAmount
+      const started = performance.now()
+      try {
+        await (node.services.ping as any).ping(c.remotePeer, { signal: AbortSignal.timeout(timeout) })
+        return { peer: c.remotePeer.toString(), bufferedAmount, rttMs: Math.round(performance.now() - started) }
+      } catch (err: any) {
+        return { peer: c.remotePeer.toString(), bufferedAmount, error: `${err.name} after ${Math.round(performance.now() - started)} ms` }
+      }
+    }))
+  },
   /** Per sender and prefix: when it arrived (`start({ tally: true })`). */
   tallyTiming: (): TallyTiming[] => [...state.tallyTiming.values()],
   /** Each connection to `peer` (or to every browser peer): relayed, or direct with its ICE path (host / srflx / TURN); see rtc-path.ts. */
