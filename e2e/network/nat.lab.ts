@@ -61,7 +61,7 @@ async function settleWithTraffic (a: HomeTab, b: HomeTab, ms: number, out: Settl
   while (!done) {
     for (const [t, other, name] of [[a, b, 'A'], [b, a, 'B']] as const) {
       const r = await routeOf(t, other.id)
-      const zombies = (r.detail as any[]).filter(p => p.route === 'direct' && p.connectionState !== 'connected').map(p => p.connectionState)
+      const zombies = (r.detail as any[]).filter(p => p.route === 'direct' && p.connectionState !== 'connected').map(p => `${p.connectionState as string} (${p.direction as string}, open ${((p.openForMs as number) / 1000).toFixed(1)} s)`)
       out.samples++
       if (r.messenger === 'direct' && !r.route.startsWith('direct')) {
         out.falseDirect++

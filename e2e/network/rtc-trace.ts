@@ -83,9 +83,26 @@ export async function readTrace (page: Page): Promise<RtcTrace | undefined> {
   return await page.evaluate(() => (globalThis as any).__lp2pmRtc as RtcTrace | undefined).catch(() => undefined)
 }
 
+/**
+ * Why a peer connection did not connect, from its trace: `no-candidates`
+ * (this side gathered none: no usable interface, or ICE servers unreachable
+ * with a relay-only policy), `no-remote-candidates` (signalling delivered
+ * none), `ice-failed` (ICE tried every pair and gave up), `timeout` (given up
+ * by the dialer while ICE was still checking: with srflx candidates on both
+ * sides, the NATs' mappings are endpoint-dependent), or undefined if it
+ * connected.
+ */
+export function failureReason (p: PcTrace): 'no-candidates' | 'no-remote-candidates' | 'ice-failed' | 'timeout' | undefined {
+  if (p.connectedMs != null) return undefined
+  if (Object.keys(p.gathered).length === 0) return 'no-candidates'
+  if (Object.keys(p.given).length === 0) return 'no-remote-candidates'
+  if (p.ice.includes('failed') || p.states.includes('failed')) return 'ice-failed'
+  return 'timeout'
+}
+
 /** One line per peer connection: `ice new>checking>failed gathered host:1,srflx:1 given host:1`. */
 export function summarizeTrace (trace: RtcTrace | undefined): string[] {
   if (trace == null) return []
   const kv = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k}:${v}`).join(',') || 'none'
-  return trace.list.map(p => `ice ${p.ice.join('>') || '-'}; gathered ${kv(p.gathered)}; given ${kv(p.given)}${p.connectedMs != null ? `; connected in ${p.connectedMs} ms` : ''}`)
+  return trace.list.map(p => `ice ${p.ice.join('>') || '-'}; gathered ${kv(p.gathered)}; given ${kv(p.given)}${p.connectedMs != null ? `; connected in ${p.connectedMs} ms` : `; not connected: ${failureReason(p) as string}`}`)
 }

@@ -7,6 +7,7 @@
  * missing, and acknowledged (the sender's queue drains).
  */
 import * as lab from './lab.js'
+import { failureReason, type RtcTrace } from './rtc-trace.js'
 import { test, expect, accounting, padPrefix, room, routeOf, sleep, tallyOf, waitForDirect, waitForTally, readTrace, summarizeTrace, type Figures, type HomeTab, type Homes, type TallyRow } from './fixtures.js'
 
 export interface PairCase {
@@ -61,6 +62,17 @@ export async function health (tabs: HomeTab[]): Promise<{ leaves: number, errors
 export function expectExactlyOnce (row: TallyRow | undefined, n: number, what: string): void {
   expect(row, `${what}: nothing arrived`).toBeDefined()
   expect({ count: row?.count, next: row?.next, bad: row?.bad, samples: row?.samples }, what).toEqual({ count: n, next: n, bad: 0, samples: [] })
+}
+
+/** `4 (1 connected, 3 timeout)`: a page's RTCPeerConnections and how each ended. */
+export function attempts (trace: RtcTrace | undefined): string {
+  if (trace == null) return '?'
+  const out: Record<string, number> = {}
+  for (const p of trace.list) {
+    const r = failureReason(p) ?? 'connected'
+    out[r] = (out[r] ?? 0) + 1
+  }
+  return `${trace.created}${trace.created > 0 ? ` (${Object.entries(out).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`
 }
 
 export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResult> {
@@ -122,7 +134,8 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
   const h = await health([a, b])
   const accBulk = accounting(row, c.bulk.count)
   const accBack = accounting(back, c.back)
-  const traces = [...summarizeTrace(await readTrace(a.page)).map(l => `A ${l}`), ...summarizeTrace(await readTrace(b.page)).map(l => `B ${l}`)]
+  const [traceA, traceB] = [await readTrace(a.page), await readTrace(b.page)]
+  const traces = [...summarizeTrace(traceA).map(l => `A ${l}`), ...summarizeTrace(traceB).map(l => `B ${l}`)]
   const figures: Figures = {
     case: c.name,
     path: routeA === routeB ? routeA : `A: ${routeA}, B: ${routeB}`,
@@ -136,7 +149,7 @@ export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResul
     outOfOrder: accBulk.outOfOrder + accBack.outOfOrder,
     peerLeaves: h.leaves,
     errors: h.errors.length,
-    notes: `start ${a.startedAt - a.startCalledAt}/${b.startedAt - b.startCalledAt} ms; route settled by ${directAt} ms; bulk ${c.bulk.count}×${c.bulk.size} B in ${seconds.toFixed(1)} s; RTCPeerConnections A ${traces.filter(l => l.startsWith('A')).length}, B ${traces.filter(l => l.startsWith('B')).length}${notes.map(n => `; ${n}`).join('')}`
+    notes: `start ${a.startedAt - a.startCalledAt}/${b.startedAt - b.startCalledAt} ms; route settled by ${directAt} ms; bulk ${c.bulk.count}×${c.bulk.size} B in ${seconds.toFixed(1)} s; RTCPeerConnections A ${attempts(traceA)}, B ${attempts(traceB)}${notes.map(n => `; ${n}`).join('')}`
   }
   console.info(`[${c.name}] rtc:\n  ${traces.join('\n  ')}${h.errors.length > 0 ? `\n  errors: ${h.errors.slice(0, 10).join('\n          ')}` : ''}`)
 
@@ -159,7 +172,7 @@ export async function knownDefect (id: string, summary: string, check: () => voi
   } catch (err: any) {
     if (process.env.LP2PM_STRICT_DEFECTS === '1') throw err
     test.info().annotations.push({ type: 'known-defect', description: `${id}: ${summary}` })
-    console.warn(`[known defect ${id}] ${summary}\n  ${String(err.message).split('\n').slice(0, 12).join('\n  ')}`)
+    console.warn(`[known defect ${id}] ${summary}\n  ${String(err.message).split('\n').slice(0, 40).join('\n  ')}`)
   }
 }
 

@@ -95,7 +95,7 @@ export async function peerConnectionPath (pc: RTCPeerConnection): Promise<Direct
 }
 
 export type ConnectionPath =
-  | { peer: string, route: 'direct', path?: DirectPath, connectionState?: string }
+  | { peer: string, route: 'direct', path?: DirectPath, connectionState?: string, direction: 'inbound' | 'outbound', openForMs: number }
   | { peer: string, route: 'relayed', relay: string }
 
 /**
@@ -114,7 +114,7 @@ export async function connectionPaths (node: { getConnections: (peer?: any) => C
     }
     const pc = peerConnectionOf(conn)
     if (pc == null) continue // a connection to a relay (WebSockets), not between browsers
-    out.push({ peer: remote, route: 'direct', path: await peerConnectionPath(pc), connectionState: pc.connectionState })
+    out.push({ peer: remote, route: 'direct', path: await peerConnectionPath(pc), connectionState: pc.connectionState, direction: conn.direction, openForMs: Date.now() - conn.timeline.open })
   }
   return out
 }
