@@ -20,6 +20,8 @@ export interface StartOptions {
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
   tally?: boolean
+  pingInterval?: number
+  pingTimeout?: number
 }
 
 export interface HomeTab {

@@ -43,3 +43,22 @@ for (const webrtc of [true, false]) {
     else await knownDefect('D2', 'a relayed transfer over a slow uplink queues seconds of data ahead of the pings, and the connection monitor tears down the healthy circuit and relay connection', healthy)
   })
 }
+
+test('1 Mbit/s uplink at A, relayed only, the browsers\' ping timeout raised to 60 s (where D2 comes from): exactly once; figures', async ({ homes, record }) => {
+  const r = await runPairCase(homes, {
+    name: '1 Mbit/s uplink A, relayed only, ping timeout 60 s',
+    homeA: { nat: 'eim', uplink: '1mbit' },
+    homeB: { nat: 'eim' },
+    iceServers: STUN_SERVERS,
+    webrtc: false,
+    start: { pingTimeout: 60_000 },
+    expectRoute: 'relayed',
+    routeWithin: 2_000,
+    bulk: { count: 2048, size: 1024 },
+    back: 300,
+    transferWithin: 90_000,
+    duringBulk: async (a) => await relayRtt(a)
+  })
+  record(r.figures)
+  expect([r.routeA, r.routeB]).toEqual(['relayed', 'relayed'])
+})

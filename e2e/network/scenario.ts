@@ -8,7 +8,7 @@
  */
 import * as lab from './lab.js'
 import { failureReason, type RtcTrace } from './rtc-trace.js'
-import { test, expect, accounting, padPrefix, room, routeOf, sleep, tallyOf, waitForDirect, waitForTally, readTrace, summarizeTrace, type Figures, type HomeTab, type Homes, type TallyRow } from './fixtures.js'
+import { test, expect, accounting, padPrefix, room, routeOf, sleep, tallyOf, waitForDirect, waitForTally, readTrace, summarizeTrace, type Figures, type HomeTab, type Homes, type StartOptions, type TallyRow } from './fixtures.js'
 
 export interface PairCase {
   name: string
@@ -16,6 +16,8 @@ export interface PairCase {
   homeB: lab.HomeConfig
   iceServers: RTCIceServer[]
   webrtc?: boolean
+  /** more start options for both tabs (e.g. the connection monitor's pingTimeout) */
+  start?: Partial<StartOptions>
   /** the route both sides must end up on: 'direct srflx', 'direct TURN', 'relayed' */
   expectRoute: string
   /** how long the route may take to settle */
@@ -78,7 +80,7 @@ export function attempts (trace: RtcTrace | undefined): string {
 export async function runPairCase (homes: Homes, c: PairCase): Promise<PairResult> {
   lab.configure('a', c.homeA)
   lab.configure('b', c.homeB)
-  const opts = { room: room(c.name.replace(/\W+/g, '-').slice(0, 20)), iceServers: c.iceServers, webrtc: c.webrtc, delivery: 'confirmed' as const, tally: true }
+  const opts = { room: room(c.name.replace(/\W+/g, '-').slice(0, 20)), iceServers: c.iceServers, webrtc: c.webrtc, delivery: 'confirmed' as const, tally: true, ...c.start }
   const [a, b] = await homes.pair(opts)
   const t0 = Math.min(a.startCalledAt, b.startCalledAt)
   const notes: string[] = []

@@ -11,6 +11,9 @@ interface StartOptions {
   room?: string
   /** STUN/TURN servers for the browser node (the network lab, e2e/network) */
   iceServers?: RTCIceServer[]
+  /** the node's connection monitor (diagnostics in the network lab) */
+  pingInterval?: number
+  pingTimeout?: number
   protocol?: string
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
@@ -128,7 +131,7 @@ const harness = {
   async start (opts: StartOptions): Promise<string> {
     await media
     const identity = opts.persist === true ? await loadIdentity() : undefined
-    const node = await createBrowserNode({ relays: opts.relays, room: opts.room, iceServers: opts.iceServers, allowInsecureRelays: true, webrtc: opts.webrtc, privateKey: identity?.privateKey })
+    const node = await createBrowserNode({ relays: opts.relays, room: opts.room, iceServers: opts.iceServers, pingInterval: opts.pingInterval, pingTimeout: opts.pingTimeout, allowInsecureRelays: true, webrtc: opts.webrtc, privateKey: identity?.privateKey })
     const outbox = opts.persist === true ? await openOutbox(indexedDBOutboxStore({ name: `libp2p-messenger/outbox/${node.peerId.toString()}` })) : undefined
     const messenger = createMessenger<string>(node, {
       protocol: opts.protocol ?? '/e2e/1.0.0',
