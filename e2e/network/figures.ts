@@ -1,7 +1,7 @@
 /** The figures table: one row per case, from the JSON lines the cases wrote. */
 import { writeFileSync } from 'node:fs'
 
-export const FIGURES_FILE = new URL('../../test-results/network/figures.jsonl', import.meta.url).pathname
+export const FIGURES_FILE = new URL('./results/figures.jsonl', import.meta.url).pathname
 
 export function figuresTable (jsonl: string): string {
   const rows = jsonl.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l))

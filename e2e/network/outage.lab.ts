@@ -74,8 +74,9 @@ for (const kind of ['ISP outage', 'Wi-Fi drop'] as const) {
     expectExactlyOnce(ab, N, 'A → B')
     expectExactlyOnce(ba, N, 'B → A')
     expect(reserved).toEqual([true, true])
-    // messaging resumed within 15 s of the network's return
-    expect(resumeAB ?? 0).toBeLessThan(15_000)
-    expect(resumeBA ?? 0).toBeLessThan(15_000)
+    // messaging resumed within 20 s of the network's return (seen: 4.4-10.3 s; the relay
+    // keeper's 5 s check interval, 5 s dial timeout and backoff set it)
+    expect(resumeAB ?? 0).toBeLessThan(20_000)
+    expect(resumeBA ?? 0).toBeLessThan(20_000)
   })
 }
