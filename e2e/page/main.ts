@@ -3,11 +3,17 @@
  * with page.evaluate(). Test-only setup lives here, never in the SDK.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { connectionPaths } from './rtc-path.js'
 import { createBrowserNode, createMessenger, string, loadIdentity, openOutbox, indexedDBOutboxStore, localStorageReceipts, type BrowserNode, type Messenger, type DropDetail, type Outbox, type Identity } from '../../src/index.js'
 
 interface StartOptions {
   relays: string[]
   room?: string
+  /** STUN/TURN servers for the browser node (the network lab, e2e/network) */
+  iceServers?: RTCIceServer[]
+  /** the node's connection monitor (diagnostics in the network lab) */
+  pingInterval?: number
+  pingTimeout?: number
   protocol?: string
   webrtc?: boolean
   delivery?: 'default' | 'confirmed'
@@ -34,6 +40,18 @@ interface Tally {
   bad: number
   /** the first few of those, as `got <data>, expected <index>` */
   samples: string[]
+}
+
+/** When the messages of one tally arrived (`tallyTiming()`), Date.now() values. */
+interface TallyTiming {
+  from: string
+  prefix: string
+  firstAt: number
+  lastAt: number
+  /** the longest wait between two consecutive messages, ms, how many had arrived before it, and when it ended */
+  maxGapMs: number
+  maxGapAfter: number
+  maxGapEnd: number
 }
 
 /** RTCPeerConnection / RTCDataChannel counters installed by `instrumentRTC()` (e2e/fixtures.ts) before the page loads. */
@@ -71,8 +89,9 @@ const state: {
   errors: string[]
   firstMessageAt?: number
   tally: Map<string, Tally>
+  tallyTiming: Map<string, TallyTiming>
   reservations: Array<{ address: string, reserved: boolean, at: number }>
-} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), reservations: [] }
+} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), tallyTiming: new Map(), reservations: [] }
 
 function tallyMessage (from: string, data: string): void {
   const m = /^(.*?)(\d+)$/.exec(data)
@@ -83,6 +102,17 @@ function tallyMessage (from: string, data: string): void {
   if (t == null) {
     t = { from, prefix, count: 0, next: 0, bad: 0, samples: [] }
     state.tally.set(key, t)
+    state.tallyTiming.set(key, { from, prefix, firstAt: Date.now(), lastAt: Date.now(), maxGapMs: 0, maxGapAfter: 0, maxGapEnd: 0 })
+  }
+  const timing = state.tallyTiming.get(key)
+  if (timing != null) {
+    const now = Date.now()
+    if (now - timing.lastAt > timing.maxGapMs) {
+      timing.maxGapMs = now - timing.lastAt
+      timing.maxGapAfter = t.count
+      timing.maxGapEnd = now
+    }
+    timing.lastAt = now
   }
   t.count++
   if (index === t.next) {
@@ -101,7 +131,7 @@ const harness = {
   async start (opts: StartOptions): Promise<string> {
     await media
     const identity = opts.persist === true ? await loadIdentity() : undefined
-    const node = await createBrowserNode({ relays: opts.relays, room: opts.room, allowInsecureRelays: true, webrtc: opts.webrtc, privateKey: identity?.privateKey })
+    const node = await createBrowserNode({ relays: opts.relays, room: opts.room, iceServers: opts.iceServers, pingInterval: opts.pingInterval, pingTimeout: opts.pingTimeout, allowInsecureRelays: true, webrtc: opts.webrtc, privateKey: identity?.privateKey })
     const outbox = opts.persist === true ? await openOutbox(indexedDBOutboxStore({ name: `libp2p-messenger/outbox/${node.peerId.toString()}` })) : undefined
     const messenger = createMessenger<string>(node, {
       protocol: opts.protocol ?? '/e2e/1.0.0',
@@ -191,6 +221,29 @@ const harness = {
   },
   /** Per sender and prefix: what arrived (`start({ tally: true })`). */
   tally: (): Tally[] => [...state.tally.values()],
+  /**
+   * The WebSocket connections (to relays): bytes the browser still holds for each
+   * (`bufferedAmount`), and a ping's round trip now (the network lab's diagnostics).
+   */
+  async relayLinks (timeout = 20_000): Promise<Array<{ peer: string, bufferedAmount?: number, rttMs?: number, error?: string }>> {
+    const node = state.node
+    if (node == null) return []
+    const links = node.getConnections().filter(c => (c as any).maConn?.websocket != null)
+    return await Promise.all(links.map(async (c) => {
+      const bufferedAmount: number | undefined = (c as any).maConn.websocket.bufferedAmount
+      const started = performance.now()
+      try {
+        await (node.services.ping as any).ping(c.remotePeer, { signal: AbortSignal.timeout(timeout) })
+        return { peer: c.remotePeer.toString(), bufferedAmount, rttMs: Math.round(performance.now() - started) }
+      } catch (err: any) {
+        return { peer: c.remotePeer.toString(), bufferedAmount, error: `${err.name} after ${Math.round(performance.now() - started)} ms` }
+      }
+    }))
+  },
+  /** Per sender and prefix: when it arrived (`start({ tally: true })`). */
+  tallyTiming: (): TallyTiming[] => [...state.tallyTiming.values()],
+  /** Each connection to `peer` (or to every browser peer): relayed, or direct with its ICE path (host / srflx / TURN); see rtc-path.ts. */
+  paths: async (peer?: string) => state.node == null ? [] : await connectionPaths(state.node, peer),
   /** RTCPeerConnection / RTCDataChannel counts (needs instrumentRTC() from e2e/fixtures.ts). */
   rtc () {
     const r = globalThis.__rtc
