@@ -6,7 +6,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
-import { bestConnection, connectionKind } from './connections.js'
+import { bestConnection, connectionKind, whenUsable } from './connections.js'
 import {
   DEFAULT_ACK_DELAY, DEFAULT_HANDOVER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BATCH_BYTES,
   DEFAULT_MAX_INBOUND_MESSAGES, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_QUEUED_BYTES,
@@ -556,8 +556,11 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   }
 
   private connectionOpened (conn: Connection): void {
-    const lane = this.outbound.get(conn.remotePeer.toString())
-    lane?.connectionOpened(conn)
+    // a direct connection may open before its ICE connects: tell the lane when it can be used
+    whenUsable(conn, this.signal, () => {
+      const lane = this.outbound.get(conn.remotePeer.toString())
+      lane?.connectionOpened(conn)
+    })
   }
 
   private join (peer: PeerId): void {

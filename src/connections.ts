@@ -6,18 +6,94 @@
  */
 import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
 
+/** A dial returned a connection that cannot carry streams yet. */
+class ConnectionNotReadyError extends Error {
+  override name = 'ConnectionNotReadyError'
+}
+
 /** How a peer is reached right now, as shown to users. */
 export type ConnectionKind = 'direct' | 'relayed'
 
+/**
+ * The RTCPeerConnection under a direct WebRTC connection, when it can be
+ * reached. Neither libp2p nor @libp2p/webrtc types it: a libp2p `Connection`
+ * keeps its multiaddr connection as `maConn` (libp2p 3.3.11) and
+ * @libp2p/webrtc's keeps `peerConnection`; read defensively.
+ */
+export function peerConnectionOf (conn: Connection): RTCPeerConnection | undefined {
+  const c = conn as any
+  const pc = c.maConn?.peerConnection ?? c.muxer?.peerConnection
+  return typeof pc?.connectionState === 'string' ? pc : undefined
+}
+
+/**
+ * Whether streams can open on `conn` now. A direct WebRTC connection whose
+ * ICE is not connected cannot: @libp2p/webrtc 6.0.33 hands the side that
+ * answered a failed dial an open, "direct" connection whose RTCPeerConnection
+ * is still connecting, and a stream opened there never negotiates.
+ */
+export function usable (conn: Connection): boolean {
+  if (conn.status !== 'open') {
+    return false
+  }
+  const pc = peerConnectionOf(conn)
+  return pc == null || pc.connectionState === 'connected'
+}
+
+/**
+ * Call `fn` once `conn` is usable: now, or when its RTCPeerConnection
+ * connects. Nothing is left behind if it never does (the connection fails,
+ * closes, or `signal` aborts).
+ */
+export function whenUsable (conn: Connection, signal: AbortSignal, fn: () => void): void {
+  if (usable(conn)) {
+    fn()
+    return
+  }
+  const pc = peerConnectionOf(conn)
+  if (pc == null || conn.status !== 'open' || signal.aborted) {
+    return
+  }
+  const onChange = (): void => {
+    const state = pc.connectionState
+    if (state === 'connected' || state === 'failed' || state === 'closed') {
+      cleanup()
+      if (state === 'connected' && conn.status === 'open') {
+        fn()
+      }
+    }
+  }
+  const cleanup = (): void => {
+    pc.removeEventListener('connectionstatechange', onChange)
+    signal.removeEventListener('abort', cleanup)
+  }
+  pc.addEventListener('connectionstatechange', onChange)
+  signal.addEventListener('abort', cleanup, { once: true })
+}
+
 /** Higher is better; 0 means unusable. */
 export function connectionRank (conn: Connection): number {
-  if (conn.status !== 'open') {
+  if (!usable(conn)) {
     return 0
   }
   if (conn.limits != null) {
     return 1
   }
   return conn.direct ? 3 : 2
+}
+
+/**
+ * Whether streams should move from `current` to `candidate`: it is better,
+ * or as good and newer (the peer reloaded or redialed: the old one is likely
+ * dead, and libp2p prunes the older of two duplicates).
+ */
+export function supersedes (candidate: Connection, current: Connection): boolean {
+  if (candidate === current) {
+    return false
+  }
+  const rank = connectionRank(candidate)
+  const was = connectionRank(current)
+  return rank > was || (rank > 0 && rank === was && candidate.timeline.open > current.timeline.open)
 }
 
 export function bestConnection (conns: Connection[]): Connection | undefined {
@@ -61,7 +137,12 @@ export async function connectionTo (node: Dialer, peer: PeerId, signal: AbortSig
       return open
     }
     try {
-      return await node.dial(peer, { signal })
+      const conn = await node.dial(peer, { signal })
+      if (usable(conn)) {
+        return conn
+      }
+      // libp2p handed back a connection that cannot carry streams yet (see usable())
+      throw new ConnectionNotReadyError(`The connection to ${peer.toString()} is not connected yet`)
     } catch (err) {
       signal.throwIfAborted()
       const left = bestConnection(node.getConnections(peer))

@@ -19,6 +19,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from './backoff.js'
 import { timedSignal } from './signals.js'
+import { usable } from './connections.js'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -143,14 +144,15 @@ export class DirectUpgrade implements Startable {
   }
 
   private hasDirect (peer: PeerId): boolean {
-    return this.components.connectionManager.getConnections(peer).some(c => c.direct && c.status === 'open')
+    return this.components.connectionManager.getConnections(peer).some(c => c.direct && usable(c))
   }
 
   private opened (conn: Connection): void {
     const key = conn.remotePeer.toString()
     if (conn.direct) {
+      // only a direct connection whose ICE connected ends the attempts (see usable())
       const a = this.pending.get(key)
-      if (a != null) {
+      if (a != null && usable(conn)) {
         clearTimeout(a.timer)
         this.pending.delete(key)
       }

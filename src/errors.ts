@@ -125,3 +125,17 @@ export class ProtocolError extends Error {
   static override name = 'ProtocolError'
   override name = 'ProtocolError'
 }
+
+/**
+ * A readable message for anything thrown or rejected: an Error's message, a
+ * DOM Event's type (a failed WebSocket rejects with a bare Event), or the value.
+ */
+export function errorMessage (err: unknown): string {
+  if (err instanceof Error) {
+    return err.message
+  }
+  if (typeof Event !== 'undefined' && err instanceof Event) {
+    return `${err.type} event${(err as any).message != null ? `: ${(err as any).message}` : ''}`
+  }
+  return String((err as any)?.message ?? err)
+}

@@ -17,7 +17,7 @@
  * dropped; the receiver acknowledges, cumulatively, what the application has
  * taken.
  */
-import { InboundOverflowError, MalformedMessageError, TruncatedFrameError } from './errors.js'
+import { InboundOverflowError, MalformedMessageError, TruncatedFrameError, errorMessage } from './errors.js'
 import { FrameDecoder, writeVarint } from './framing.js'
 import type { Codec } from './codec.js'
 import type { InboxSource } from './inbox.js'
@@ -325,7 +325,7 @@ export class InboundLane<T> implements InboxSource {
     try {
       value = this.host.codec.decode(payload)
     } catch (err: any) {
-      throw new MalformedMessageError(`Could not decode a message from ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err })
+      throw new MalformedMessageError(`Could not decode a message from ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err })
     }
     this.buffered++
     this.bufferedBytes += payload.byteLength

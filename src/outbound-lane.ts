@@ -13,13 +13,15 @@
  * written again on the next stream if the current one breaks.
  */
 import { Backoff } from './backoff.js'
-import { bestConnection, connectionRank, connectionTo } from './connections.js'
+import { bestConnection, connectionTo, supersedes } from './connections.js'
 import type { Dialer } from './connections.js'
-import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError } from './errors.js'
-import { FrameDecoder, framePayload, varintLength, writeVarint } from './framing.js'
+import { InvalidFrameError, MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError, errorMessage } from './errors.js'
+import { FrameDecoder, framePayload, readVarint, varintLength, writeVarint } from './framing.js'
+import type { Cursor } from './framing.js'
 import { FrameQueue } from './frame-queue.js'
 import { timedSignal } from './signals.js'
 import { writable } from './stream-writable.js'
+import { anySignal } from 'any-signal'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from './codec.js'
 import type { Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
@@ -89,6 +91,8 @@ const STABLE_STREAM_MS = 2_000
  * more (yamux signals 'drain' on every window update, however small).
  */
 const STREAM_HIGH_WATER = 1024 * 1024
+/** Confirmed mode: an acknowledgement is one varint (a sequence number up to 2^53). */
+const MAX_ACK_LENGTH = 8
 /** Longest a graceful close of a replaced stream may take before it is aborted. */
 const HANDOVER_CLOSE_TIMEOUT = 5_000
 
@@ -116,11 +120,11 @@ export class OutboundLane {
   private expiryTimer?: ReturnType<typeof setTimeout>
   private wokeEarly = false
   private ackWaiter?: PromiseWithResolvers<void>
+  /** aborts the loop's wait for drain when the lane moves to a better connection */
+  private interrupt?: AbortController
   private readonly runs: Uint8Array[] = []
   private readonly sentRanges: number[] = []
   private readonly onStreamClose: (evt: Event) => void
-  private readonly onStreamMessage: (evt: Event) => void
-  private ackDecoder?: FrameDecoder
 
   constructor (peer: PeerId, host: LaneHost, opts: LaneOptions, firstSeq = 1, epoch?: Uint8Array) {
     this.peer = peer
@@ -130,7 +134,6 @@ export class OutboundLane {
     this.backoff = new Backoff(opts.minBackoff, opts.maxBackoff)
     this.epoch = epoch ?? crypto.getRandomValues(new Uint8Array(8))
     this.onStreamClose = (evt) => { this.streamClosed(evt.target as Stream, (evt as Event & { error?: Error }).error) }
-    this.onStreamMessage = (evt) => { this.readAcks(evt as Event & { data: Uint8Array }) }
   }
 
   /** Frames not yet handed to a stream. */
@@ -237,13 +240,18 @@ export class OutboundLane {
       return
     }
     if (this.stream != null) {
-      if (this.conn != null && connectionRank(conn) > connectionRank(this.conn)) {
+      // a better connection, or a newer one as good (the peer reloaded: the old one is likely dead)
+      if (this.conn != null && supersedes(conn, this.conn)) {
         this.migrate = true
         if (this.running || this.unwritten > 0) {
+          // a loop waiting on the old stream (for drain, or for acks) moves on now
+          this.interrupt?.abort()
+          this.ackWaiter?.resolve()
+          this.ackWaiter = undefined
           this.kick()
         } else {
           // idle: let the old stream go now; the next message opens on the better connection
-          void this.handover(this.stream).then(() => { this.kick() })
+          this.handover(this.stream)
         }
       }
       return
@@ -397,7 +405,7 @@ export class OutboundLane {
           }
         }
         if (this.migrate) {
-          await this.handover(stream)
+          this.handover(stream)
           continue
         }
         const turn = this.host.waitTurn(this)
@@ -412,7 +420,21 @@ export class OutboundLane {
         }
         this.writeBatch(stream)
         if (stream.writableNeedsDrain || stream.writeBufferLength > STREAM_HIGH_WATER) {
-          await writable(stream, STREAM_HIGH_WATER, this.host.signal)
+          // a better connection appearing ends the wait: a dead stream's drain may never come
+          const interrupt = new AbortController()
+          const signal = anySignal([this.host.signal, interrupt.signal])
+          this.interrupt = interrupt
+          try {
+            await writable(stream, STREAM_HIGH_WATER, signal)
+          } catch (err) {
+            if (interrupt.signal.aborted && !this.stopped) {
+              continue
+            }
+            throw err
+          } finally {
+            signal.clear()
+            this.interrupt = undefined
+          }
         }
       }
     } catch (err: any) {
@@ -478,11 +500,22 @@ export class OutboundLane {
     const timed = timedSignal(this.opts.openTimeout, this.host.signal)
     try {
       // one attempt: the lane's own backoff paces retries
-      const conn = await connectionTo(this.host.node, this.peer, timed.signal, 1)
-      const stream = await conn.newStream(this.opts.protocol, {
+      let conn = await connectionTo(this.host.node, this.peer, timed.signal, 1)
+      let stream = await conn.newStream(this.opts.protocol, {
         signal: timed.signal,
         runOnLimitedConnection: true
       })
+      // a better connection appeared while this one was opening: use it (nothing was written here)
+      const better = bestConnection(this.host.node.getConnections(this.peer))
+      if (better != null && supersedes(better, conn) && !this.stopped) {
+        const unused = stream
+        unused.close().catch((err: Error) => { unused.abort(err) })
+        conn = better
+        stream = await conn.newStream(this.opts.protocol, {
+          signal: timed.signal,
+          runOnLimitedConnection: true
+        })
+      }
       if (this.stopped) {
         stream.abort(new MessengerStoppedError())
         return undefined
@@ -495,8 +528,7 @@ export class OutboundLane {
       this.expiryTimer = undefined
       stream.addEventListener('close', this.onStreamClose)
       if (this.opts.confirmed) {
-        this.ackDecoder = new FrameDecoder(16)
-        stream.addEventListener('message', this.onStreamMessage)
+        this.readAcksFrom(stream)
         const hello = new Uint8Array(2 + this.epoch.byteLength)
         hello[0] = 1 + this.epoch.byteLength
         hello[1] = HELLO_SEQ
@@ -507,11 +539,11 @@ export class OutboundLane {
       }
       // a better connection may have appeared while opening
       const best = bestConnection(this.host.node.getConnections(this.peer))
-      this.migrate = best != null && connectionRank(best) > connectionRank(conn)
+      this.migrate = best != null && supersedes(best, conn)
       return stream
     } catch (err: any) {
       if (!this.stopped) {
-        this.scheduleRetry(new StreamOpenError(`Could not open ${this.opts.protocol} to ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err }))
+        this.scheduleRetry(new StreamOpenError(`Could not open ${this.opts.protocol} to ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
       }
       return undefined
     } finally {
@@ -519,40 +551,46 @@ export class OutboundLane {
     }
   }
 
-  /** Move to a better connection: finish the old stream gracefully, then open anew. */
-  private async handover (old: Stream): Promise<void> {
+  /**
+   * Move to a better connection: the old stream is closed (its data, then its
+   * end, still go out) and the next write opens a new one at once. The
+   * receiver reads a peer's streams one after the other, so nothing is
+   * reordered; an old stream whose close does not complete is aborted.
+   */
+  private handover (old: Stream): void {
     this.migrate = false
     this.detach()
     if (this.opts.confirmed) {
-      // keep reading acks from the old stream until it closes
-      old.addEventListener('message', this.onStreamMessage)
-      old.addEventListener('close', () => { old.removeEventListener('message', this.onStreamMessage) }, { once: true })
+      // what was written but not acknowledged goes again on the new stream (acks still come on the old one)
       this.written = 0
     }
     const timed = timedSignal(HANDOVER_CLOSE_TIMEOUT, this.host.signal)
-    try {
-      await old.close({ signal: timed.signal })
-    } catch (err: any) {
-      old.abort(err)
-    } finally {
-      timed.clear()
-    }
+    old.close({ signal: timed.signal })
+      .catch((err: Error) => { old.abort(err) })
+      .finally(() => { timed.clear() })
   }
 
-  private readAcks (evt: Event & { data: Uint8Array }): void {
-    try {
-      this.ackDecoder?.push(evt.data, (payload) => {
-        let seq = 0
-        let shift = 0
-        for (let i = 0; i < payload.byteLength; i++) {
-          seq += (payload[i] & 0x7f) * 2 ** shift
-          shift += 7
-        }
-        this.ack(seq)
-      })
-    } catch (err: any) {
-      (evt.target as Stream).abort(err)
+  /** Confirmed mode: read the receiver's cumulative acknowledgements from `stream` until it closes. */
+  private readAcksFrom (stream: Stream): void {
+    const decoder = new FrameDecoder(MAX_ACK_LENGTH)
+    const cursor: Cursor = { pos: 0 }
+    const onAck = (payload: Uint8Array): void => {
+      cursor.pos = 0
+      const seq = readVarint(payload, cursor, MAX_ACK_LENGTH)
+      if (seq < 0 || cursor.pos !== payload.byteLength) {
+        throw new InvalidFrameError('Malformed acknowledgement')
+      }
+      this.ack(seq)
     }
+    const onMessage = (evt: Event): void => {
+      try {
+        decoder.push((evt as Event & { data: Uint8Array }).data, onAck)
+      } catch (err: any) {
+        stream.abort(err)
+      }
+    }
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('close', () => { stream.removeEventListener('message', onMessage) }, { once: true })
   }
 
   private streamClosed (stream: Stream, error?: Error): void {
@@ -622,7 +660,6 @@ export class OutboundLane {
     const stream = this.stream
     if (stream != null) {
       stream.removeEventListener('close', this.onStreamClose)
-      stream.removeEventListener('message', this.onStreamMessage)
     }
     this.stream = undefined
     this.conn = undefined

@@ -11,7 +11,7 @@
  * retries.
  */
 import { openDB, unwrap } from 'idb'
-import { StorageError } from './errors.js'
+import { StorageError, errorMessage } from './errors.js'
 import type { LedgerEntry, OutboxBatch, OutboxLane, OutboxLedger, OutboxRecord, OutboxStore } from './outbox.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { DBSchema, IDBPDatabase } from 'idb'
@@ -156,7 +156,7 @@ export function indexedDBOutboxStore (init: IndexedDBOutboxInit): OutboxStore {
 function toStorageError (err: any): StorageError {
   if (err instanceof StorageError) return err
   const what = err?.name === 'QuotaExceededError' ? 'Storage quota exceeded' : `IndexedDB failed (${err?.name ?? 'error'})`
-  return new StorageError(`${what}: ${err?.message ?? err}`, { cause: err })
+  return new StorageError(`${what}: ${errorMessage(err)}`, { cause: err })
 }
 
 /**

@@ -32,7 +32,7 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import { Backoff } from './backoff.js'
-import { MessengerStoppedError, StorageError } from './errors.js'
+import { MessengerStoppedError, StorageError, errorMessage } from './errors.js'
 import { timedSignal } from './signals.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 
@@ -511,7 +511,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
     try {
       fn()
     } catch (err: any) {
-      this.safeDispatchEvent('error', { detail: new StorageError(`Outbox ledger write failed: ${err?.message ?? err}`, { cause: err }) })
+      this.safeDispatchEvent('error', { detail: new StorageError(`Outbox ledger write failed: ${errorMessage(err)}`, { cause: err }) })
     }
   }
 
@@ -594,7 +594,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
       // nothing moved: the same lanes are written again, from their queues as they are then
       for (const s of written) this.dirty.add(s)
       this.waiters.unshift(...waiters)
-      const error = err instanceof StorageError ? err : new StorageError(`Outbox write failed: ${err?.message ?? err}`, { cause: err })
+      const error = err instanceof StorageError ? err : new StorageError(`Outbox write failed: ${errorMessage(err)}`, { cause: err })
       this.safeDispatchEvent('error', { detail: error })
       this.writing = undefined
       if (!this.closed) {

@@ -19,7 +19,8 @@ import { setMaxListeners } from 'main-event'
 import { bestConnection, connectionRank, connectionTo } from './connections.js'
 import {
   FrameTooLargeError, MessengerStoppedError, ProtocolError, QueueFullError, RemoteError, RequestAbortedError,
-  RequestTimeoutError, StreamOpenError, TooManyRequestsError
+  RequestTimeoutError, StreamOpenError, TooManyRequestsError,
+  errorMessage
 } from './errors.js'
 import { varintLength, writeVarint } from './framing.js'
 import {
@@ -339,7 +340,7 @@ class Lane<Res> {
         opened = this.conduit
       }
     } catch (err: any) {
-      failure = new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err })
+      failure = new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err })
     } finally {
       timed.clear()
       this.opening = false
@@ -381,7 +382,7 @@ class Lane<Res> {
       })
       proven.add(conn)
     } catch (err: any) {
-      call.fail(new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err }))
+      call.fail(new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
       return
     } finally {
       timed.clear()
@@ -403,7 +404,7 @@ class Lane<Res> {
         reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
       } catch (err: any) {
         finish()
-        call.fail(err.name === 'ProtocolError' || err.name === 'FrameTooLargeError' ? err : new ProtocolError(`Bad frame from ${this.peer.toString()}: ${err?.message ?? err}`, { cause: err }))
+        call.fail(err.name === 'ProtocolError' || err.name === 'FrameTooLargeError' ? err : new ProtocolError(`Bad frame from ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
         s.abort(err)
       }
     }
@@ -453,7 +454,7 @@ class Lane<Res> {
       s.close().catch(() => {})
     } catch (err: any) {
       finish()
-      call.fail(new RequestAbortedError(`Could not write the request: ${err?.message ?? err}`, { cause: err }))
+      call.fail(new RequestAbortedError(`Could not write the request: ${errorMessage(err)}`, { cause: err }))
       s.abort(err)
     }
   }
@@ -481,7 +482,7 @@ function decodeInto<Res> (codec: Codec<Res>, payload: Uint8Array, call: Call<Res
   try {
     value = codec.decode(payload)
   } catch (err: any) {
-    call.fail(new ProtocolError(`Could not decode the response: ${err?.message ?? err}`, { cause: err }))
+    call.fail(new ProtocolError(`Could not decode the response: ${errorMessage(err)}`, { cause: err }))
     return
   }
   call.succeed(value)
@@ -527,7 +528,7 @@ class Conduit<Res> implements FrameSink {
       try {
         this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
       } catch (err: any) {
-        this.broken(err.name === 'ProtocolError' ? err : new ProtocolError(`Bad frame from ${lane.peer.toString()}: ${err?.message ?? err}`, { cause: err }))
+        this.broken(err.name === 'ProtocolError' ? err : new ProtocolError(`Bad frame from ${lane.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
       }
     }
     this.onEnd = () => {

@@ -94,13 +94,13 @@ class CloseConnection extends Step {
 }
 
 class AddConnection extends Step {
-  constructor (readonly a: number, readonly b: number, readonly kind: 'direct' | 'relayed') { super() }
+  constructor (readonly a: number, readonly b: number, readonly kind: 'direct' | 'relayed', readonly iceDelay: number) { super() }
   apply (w: World): void {
     const [x, y] = [w.slots[this.a].inc?.node, w.slots[this.b].inc?.node]
-    if (x != null && y != null && w.net.reachable(x, y)) w.net.connect(x, y, this.kind)
+    if (x != null && y != null && w.net.reachable(x, y)) w.net.connect(x, y, this.kind, this.iceDelay)
   }
 
-  toString (): string { return `addConnection(${this.a}-${this.b}, ${this.kind})` }
+  toString (): string { return `addConnection(${this.a}-${this.b}, ${this.kind}${this.iceDelay > 0 ? `, ICE after ${this.iceDelay} ms` : ''})` }
 }
 
 class HalfOpen extends Step {
@@ -195,7 +195,7 @@ export function commands (config: SimConfig): Array<fc.Arbitrary<Cmd>> {
     fc.tuple(pair, fc.nat(3)).map(([[a, b], k]) => new CloseWriter(a, b, k)),
     fc.tuple(pair, fc.nat(3), fc.boolean()).map(([[a, b], k, silent]) => new AbortConnection(a, b, k, silent)),
     fc.tuple(pair, fc.nat(3)).map(([[a, b], k]) => new CloseConnection(a, b, k)),
-    fc.tuple(pair, fc.constantFrom('direct' as const, 'relayed' as const)).map(([[a, b], kind]) => new AddConnection(a, b, kind)),
+    fc.tuple(pair, fc.constantFrom('direct' as const, 'relayed' as const), fc.constantFrom(0, 0, 500, 3_000)).map(([[a, b], kind, ice]) => new AddConnection(a, b, kind, kind === 'direct' ? ice : 0)),
     pair.map(([a, b]) => new HalfOpen(a, b)),
     pair.map(([a, b]) => new BlackHole(a, b)),
     fc.tuple(pair, fc.integer({ min: 100, max: 10_000 })).map(([[a, b], ms]) => new Stall(a, b, ms)),

@@ -106,6 +106,10 @@ export interface StreamRecord {
   end?: 'broken' | 'graceful'
   /** the receiving page, at the time (it may have died since) */
   receiver?: SimNode
+  /** the sender's side of the connection it runs on */
+  conn?: SimConnection
+  /** when the writer last handed it data */
+  lastWriteAt?: number
 }
 
 export class SimStream extends AbstractStream {
@@ -136,7 +140,10 @@ export class SimStream extends AbstractStream {
 
   override send (data: Uint8Array | Uint8ArrayList): boolean {
     const accepted = super.send(data)
-    this.record?.written.append(data.subarray())
+    if (this.record != null) {
+      this.record.written.append(data.subarray())
+      this.record.lastWriteAt = Date.now()
+    }
     return accepted
   }
 
@@ -198,6 +205,21 @@ export class SimStream extends AbstractStream {
 
 export type ConnectionKind = 'direct' | 'relayed'
 
+/** What the SDK reads of an RTCPeerConnection under a direct connection. */
+export class FakePeerConnection extends EventTarget {
+  connectionState: RTCPeerConnectionState
+  constructor (state: RTCPeerConnectionState) {
+    super()
+    this.connectionState = state
+  }
+
+  set (state: RTCPeerConnectionState): void {
+    if (this.connectionState === state) return
+    this.connectionState = state
+    this.dispatchEvent(new Event('connectionstatechange'))
+  }
+}
+
 /** One side of a connection. */
 export class SimConnection extends TypedEventEmitter<any> {
   readonly id = `c${ids++}`
@@ -215,8 +237,12 @@ export class SimConnection extends TypedEventEmitter<any> {
   peer?: SimConnection
   readonly out: Link
   readonly node: SimNode
+  /** a direct connection's ICE (what @libp2p/webrtc keeps as maConn.peerConnection) */
+  readonly maConn: { peerConnection?: FakePeerConnection } = {}
+  /** when it became usable for streams (ICE connected), if it did */
+  usableAt?: number
 
-  constructor (node: SimNode, remotePeer: PeerId, kind: ConnectionKind, direction: 'inbound' | 'outbound', latency: number) {
+  constructor (node: SimNode, remotePeer: PeerId, kind: ConnectionKind, direction: 'inbound' | 'outbound', latency: number, ice: RTCPeerConnectionState = 'connected') {
     super()
     this.node = node
     this.remotePeer = remotePeer
@@ -227,6 +253,23 @@ export class SimConnection extends TypedEventEmitter<any> {
     this.remoteAddr = { toString: () => `/sim/${kind}/p2p/${remotePeer.toString()}` }
     this.out = new Link(latency)
     node.net.links.add(this.out)
+    if (kind === 'direct') {
+      this.maConn.peerConnection = new FakePeerConnection(ice)
+    }
+    if (ice === 'connected') this.usableAt = Date.now()
+  }
+
+  /** ICE connects (a direct connection opened while still connecting). */
+  iceConnected (): void {
+    if (this.status !== 'open') return
+    this.usableAt = Date.now()
+    this.maConn.peerConnection?.set('connected')
+  }
+
+  /** Usable for streams, as the SDK should judge it: 3 direct, 1 relayed (limited), 0 not usable. */
+  get rank (): number {
+    if (this.status !== 'open' || this.usableAt == null) return 0
+    return this.direct ? 3 : 1
   }
 
   get kind (): ConnectionKind { return this.direct ? 'direct' : 'relayed' }
@@ -241,7 +284,7 @@ export class SimConnection extends TypedEventEmitter<any> {
     if (this.status !== 'open') throw new Error(`The connection is "${this.status}" and not "open"`)
     if (this.limits != null && options.runOnLimitedConnection !== true) throw new Error('Cannot open protocol stream on limited connection')
     options.signal?.throwIfAborted()
-    const record: StreamRecord = { id: ids++, protocol, from: this.node.peerId.toString(), to: this.remotePeer.toString(), written: new Uint8ArrayList(), receiver: this.peer?.node }
+    const record: StreamRecord = { id: ids++, protocol, from: this.node.peerId.toString(), to: this.remotePeer.toString(), written: new Uint8ArrayList(), receiver: this.peer?.node, conn: this }
     const local = new SimStream(this, 'outbound', protocol, record)
     this.node.net.streams.push(record)
     return await new Promise<Stream>((resolve, reject) => {
@@ -277,6 +320,7 @@ export class SimConnection extends TypedEventEmitter<any> {
     this.status = 'closed'
     this.timeline.close = Date.now()
     this.out.kill()
+    this.maConn.peerConnection?.set('closed')
     for (const s of [...this.streams]) s.onTransportClosed(err)
     this.streams = []
     const remote = this.peer
@@ -302,6 +346,7 @@ export class SimConnection extends TypedEventEmitter<any> {
     if (this.status === 'closed') return
     this.status = 'closed'
     this.timeline.close = Date.now()
+    this.maConn.peerConnection?.set('closed')
     for (const s of [...this.streams]) s.onTransportClosed()
     this.streams = []
     this.node.closed(this)
@@ -497,20 +542,31 @@ export class SimNetwork {
     })
   }
 
-  /** A new connection between two nodes, seen by both at once. */
-  connect (a: SimNode, b: SimNode, kind: ConnectionKind): SimConnection {
-    const ab = new SimConnection(a, b.peerId, kind, 'outbound', this.opts.latency)
-    const ba = new SimConnection(b, a.peerId, kind, 'inbound', this.opts.latency)
+  /**
+   * A new connection between two nodes, seen by both at once. A direct one
+   * may open before its ICE connects (`iceDelay` ms later), as @libp2p/webrtc's do.
+   */
+  connect (a: SimNode, b: SimNode, kind: ConnectionKind, iceDelay = 0): SimConnection {
+    const ice = kind === 'direct' && iceDelay > 0 ? 'connecting' : 'connected'
+    const ab = new SimConnection(a, b.peerId, kind, 'outbound', this.opts.latency, ice)
+    const ba = new SimConnection(b, a.peerId, kind, 'inbound', this.opts.latency, ice)
     ab.peer = ba
     ba.peer = ab
     a.opened(ab)
     b.opened(ba)
+    if (ice === 'connecting') {
+      setTimeout(() => { ab.iceConnected(); ba.iceConnected() }, iceDelay)
+    }
     return ab
   }
 
-  /** A connection only `a` has (the other side's dial hung): its streams never negotiate. */
+  /**
+   * A connection only `a` has: the other side's WebRTC dial hung (the
+   * init-channel race), and `a` was left an open "direct" connection whose ICE
+   * never connects; its streams never negotiate.
+   */
   halfOpen (a: SimNode, b: SimNode, kind: ConnectionKind): SimConnection {
-    const ab = new SimConnection(a, b.peerId, kind, 'inbound', this.opts.latency)
+    const ab = new SimConnection(a, b.peerId, kind, 'inbound', this.opts.latency, kind === 'direct' ? 'connecting' : 'connected')
     a.opened(ab)
     return ab
   }

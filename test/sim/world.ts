@@ -437,11 +437,36 @@ export class World {
         }
       }
     }
+    this.checkSupersede()
     // confirmed mode: 'delivered' only for what the receiving application took
     if (this.config.delivery === 'confirmed') {
       for (const lane of this.lanes.values()) {
         for (const m of lane.confirmedDelivered) {
           if (!lane.deliveredSet.has(m.n)) throw new Violation(`lane ${lane.from}>${lane.to}: seq ${m.seq} (message ${m.n}) reported delivered, never taken by the receiving application`)
+        }
+      }
+    }
+  }
+
+  /**
+   * A lane moves off a connection as soon as a better one, or a newer one as
+   * good, can carry streams: no honest stream on the older connection is
+   * written to after that (defect 7: a reloaded peer unreachable for seconds).
+   */
+  private checkSupersede (): void {
+    for (const slot of this.slots) {
+      const node = slot.inc?.node
+      if (node == null) continue
+      const conns = node.connections.filter(c => c.status === 'open')
+      for (const rec of this.net.streams) {
+        const old = rec.conn
+        if (old == null || old.node !== node || rec.lastWriteAt == null || !rec.protocol.startsWith(PROTOCOL) || old.status !== 'open') continue
+        for (const c of conns) {
+          if (c === old || !c.remotePeer.equals(old.remotePeer) || c.usableAt == null || c.rank === 0) continue
+          const supersedes = c.rank > old.rank || (c.rank === old.rank && c.timeline.open > old.timeline.open)
+          if (supersedes && rec.lastWriteAt > c.usableAt + 1) {
+            throw new Violation(`peer ${slot.index} wrote to stream ${rec.id} on ${old.id} (${old.kind}) at ${rec.lastWriteAt - 1_700_000_000_000} ms although ${c.id} (${c.kind}, newer) could carry streams since ${c.usableAt - 1_700_000_000_000} ms`)
+          }
         }
       }
     }
