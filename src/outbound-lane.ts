@@ -251,7 +251,9 @@ export class OutboundLane {
           this.kick()
         } else {
           // idle: let the old stream go now; the next message opens on the better connection
+          // (confirmed mode: what awaits an acknowledgement goes again there, now)
           this.handover(this.stream)
+          this.kick()
         }
       }
       return

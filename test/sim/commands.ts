@@ -31,19 +31,19 @@ function streamsBetween (w: World, a: number, b: number, side: 'writer' | 'reade
   return w.connections(mine, other).flatMap(c => c.streams).filter(s => honest(s) && s.direction === (side === 'writer' ? 'outbound' : 'inbound'))
 }
 
-class Send extends Step {
+export class Send extends Step {
   constructor (readonly from: number, readonly to: number, readonly count: number) { super() }
   apply (w: World): void { w.send(w.slots[this.from], w.slots[this.to], this.count) }
   toString (): string { return `send(${this.from}>${this.to}, ${this.count})` }
 }
 
-class Broadcast extends Step {
+export class Broadcast extends Step {
   constructor (readonly from: number, readonly count: number) { super() }
   apply (w: World): void { w.broadcast(w.slots[this.from], this.count) }
   toString (): string { return `broadcast(${this.from}, ${this.count})` }
 }
 
-class Advance extends Step {
+export class Advance extends Step {
   constructor (readonly ms: number) { super() }
   async apply (w: World): Promise<void> {
     // in slices, checking the invariants as time passes
@@ -56,7 +56,7 @@ class Advance extends Step {
   toString (): string { return `advance(${this.ms})` }
 }
 
-class ResetStream extends Step {
+export class ResetStream extends Step {
   constructor (readonly a: number, readonly b: number, readonly side: 'writer' | 'reader', readonly k: number) { super() }
   apply (w: World): void {
     const streams = streamsBetween(w, this.a, this.b, this.side)
@@ -66,7 +66,7 @@ class ResetStream extends Step {
   toString (): string { return `resetStream(${this.a}>${this.b}, ${this.side}, ${this.k})` }
 }
 
-class CloseWriter extends Step {
+export class CloseWriter extends Step {
   constructor (readonly a: number, readonly b: number, readonly k: number) { super() }
   apply (w: World): void {
     const streams = streamsBetween(w, this.a, this.b, 'writer')
@@ -81,19 +81,19 @@ function pickConnection (w: World, a: number, b: number, k: number): SimConnecti
   return conns[k % Math.max(1, conns.length)]
 }
 
-class AbortConnection extends Step {
+export class AbortConnection extends Step {
   constructor (readonly a: number, readonly b: number, readonly k: number, readonly silent: boolean) { super() }
   apply (w: World): void { pickConnection(w, this.a, this.b, this.k)?.abort(new Error('simulated connection loss'), this.silent ? PING_DETECT : undefined) }
   toString (): string { return `abortConnection(${this.a}-${this.b}, ${this.k}${this.silent ? ', silent' : ''})` }
 }
 
-class CloseConnection extends Step {
+export class CloseConnection extends Step {
   constructor (readonly a: number, readonly b: number, readonly k: number) { super() }
   apply (w: World): void { void pickConnection(w, this.a, this.b, this.k)?.close() }
   toString (): string { return `closeConnection(${this.a}-${this.b}, ${this.k})` }
 }
 
-class AddConnection extends Step {
+export class AddConnection extends Step {
   constructor (readonly a: number, readonly b: number, readonly kind: 'direct' | 'relayed', readonly iceDelay: number) { super() }
   apply (w: World): void {
     const [x, y] = [w.slots[this.a].inc?.node, w.slots[this.b].inc?.node]
@@ -103,7 +103,7 @@ class AddConnection extends Step {
   toString (): string { return `addConnection(${this.a}-${this.b}, ${this.kind}${this.iceDelay > 0 ? `, ICE after ${this.iceDelay} ms` : ''})` }
 }
 
-class HalfOpen extends Step {
+export class HalfOpen extends Step {
   constructor (readonly a: number, readonly b: number) { super() }
   apply (w: World): void {
     const [x, y] = [w.slots[this.a].inc?.node, w.slots[this.b].inc?.node]
@@ -114,7 +114,7 @@ class HalfOpen extends Step {
   toString (): string { return `halfOpen(${this.a} thinks it has ${this.b})` }
 }
 
-class BlackHole extends Step {
+export class BlackHole extends Step {
   constructor (readonly a: number, readonly b: number) { super() }
   apply (w: World): void {
     const [x, y] = [w.slots[this.a], w.slots[this.b]]
@@ -125,7 +125,7 @@ class BlackHole extends Step {
   toString (): string { return `blackHole(${this.a}-${this.b})` }
 }
 
-class Stall extends Step {
+export class Stall extends Step {
   constructor (readonly a: number, readonly b: number, readonly ms: number) { super() }
   apply (w: World): void {
     const [x, y] = [w.slots[this.a].inc?.node, w.slots[this.b].inc?.node]
@@ -135,7 +135,7 @@ class Stall extends Step {
   toString (): string { return `stall(${this.a}-${this.b}, ${this.ms})` }
 }
 
-class Partition extends Step {
+export class Partition extends Step {
   constructor (readonly a: number, readonly b: number) { super() }
   apply (w: World): void {
     const [x, y] = [w.slots[this.a].inc?.node, w.slots[this.b].inc?.node]
@@ -147,25 +147,25 @@ class Partition extends Step {
   toString (): string { return `partition(${this.a}-${this.b})` }
 }
 
-class Heal extends Step {
+export class Heal extends Step {
   apply (w: World): void { w.net.heal() }
   toString (): string { return 'heal()' }
 }
 
-class Pace extends Step {
+export class Pace extends Step {
   constructor (readonly slot: number, readonly pace: number) { super() }
   apply (w: World): void { w.setPace(w.slots[this.slot], this.pace) }
   toString (): string { return `pace(${this.slot}, ${this.pace < 0 ? 'paused' : this.pace === 0 ? 'fast' : `${this.pace} ms`})` }
 }
 
-class Reload extends Step {
+export class Reload extends Step {
   constructor (readonly slot: number, readonly crash: boolean) { super() }
   async apply (w: World): Promise<void> { await w.reload(w.slots[this.slot], this.crash) }
   toString (): string { return `${this.crash ? 'crash' : 'reload'}(${this.slot})` }
 }
 
 /** A hostile peer opens a stream to `slot` on its protocol and writes garbage. */
-class Garbage extends Step {
+export class Garbage extends Step {
   constructor (readonly slot: number, readonly bytes: Uint8Array, readonly close: boolean) { super() }
   async apply (w: World): Promise<void> {
     const target = w.slots[this.slot].inc?.node
@@ -188,7 +188,8 @@ export function commands (config: SimConfig): Array<fc.Arbitrary<Cmd>> {
   const peer = fc.integer({ min: 0, max: config.peers - 1 })
   const pair = fc.tuple(peer, peer).filter(([a, b]) => a !== b)
   return [
-    fc.tuple(pair, fc.integer({ min: 1, max: 300 })).map(([[a, b], n]) => new Send(a, b, n)),
+    fc.tuple(pair, fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 20, max: 300 }))).map(([[a, b], n]) => new Send(a, b, n)),
+    fc.tuple(pair, fc.integer({ min: 20, max: 300 })).map(([[a, b], n]) => new Send(a, b, n)),
     fc.tuple(peer, fc.integer({ min: 1, max: 50 })).map(([a, n]) => new Broadcast(a, n)),
     fc.integer({ min: 1, max: 12_000 }).map(ms => new Advance(ms)),
     fc.tuple(pair, fc.constantFrom('writer' as const, 'reader' as const), fc.nat(3)).map(([[a, b], side, k]) => new ResetStream(a, b, side, k)),
@@ -202,6 +203,7 @@ export function commands (config: SimConfig): Array<fc.Arbitrary<Cmd>> {
     pair.map(([a, b]) => new Partition(a, b)),
     fc.constant(new Heal()),
     fc.tuple(peer, fc.constantFrom(-1, 0, 0, 1, 20)).map(([s, p]) => new Pace(s, p)),
+    peer.map(s => new Pace(s, -1)),
     fc.tuple(peer, fc.boolean()).map(([s, crash]) => new Reload(s, crash)),
     fc.tuple(peer, fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.boolean()).map(([s, b, c]) => new Garbage(s, b, c))
   ]
