@@ -555,6 +555,11 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     this.join(peer)
   }
 
+  /** A connection can carry streams (again): its peer's lane may move to it. */
+  connectionUsable (conn: Connection): void {
+    this.connectionOpened(conn)
+  }
+
   private connectionOpened (conn: Connection): void {
     // a direct connection may open before its ICE connects: tell the lane when it can be used
     whenUsable(conn, this.signal, () => {

@@ -4,6 +4,7 @@
  * (circuit relay v2 limits time and bytes). Among equals the newest wins, since
  * an older duplicate is the one libp2p tends to prune.
  */
+import { isSuspect } from './liveness.js'
 import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
 
 /** A dial returned a connection that cannot carry streams yet. */
@@ -30,10 +31,12 @@ export function peerConnectionOf (conn: Connection): RTCPeerConnection | undefin
  * Whether streams can open on `conn` now. A direct WebRTC connection whose
  * ICE is not connected cannot: @libp2p/webrtc 6.0.33 hands the side that
  * answered a failed dial an open, "direct" connection whose RTCPeerConnection
- * is still connecting, and a stream opened there never negotiates.
+ * is still connecting, and a stream opened there never negotiates. Nor can
+ * an older connection to a peer that connected to us again, until it proves
+ * alive (see liveness.ts).
  */
 export function usable (conn: Connection): boolean {
-  if (conn.status !== 'open') {
+  if (conn.status !== 'open' || isSuspect(conn)) {
     return false
   }
   const pc = peerConnectionOf(conn)

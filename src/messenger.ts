@@ -11,7 +11,9 @@ import { laneStore } from './outbox.js'
 import { MemoryReceipts } from './receipts.js'
 import type { Budget, OutboundLane } from './outbound-lane.js'
 import type { Outbox } from './outbox.js'
-import type { AbortOptions } from '@libp2p/interface'
+import { setMaxListeners } from 'main-event'
+import { checkOlderConnections } from './liveness.js'
+import type { AbortOptions, Connection } from '@libp2p/interface'
 
 export interface MessengerInit<T> extends ChannelInit<T> {
   /** Protocol id of the default channel, e.g. `/chat/1.0.0`. */
@@ -63,6 +65,8 @@ class Core implements ChannelContext {
     this.node = node
     this.budget = { bytes: 0, max: maxBytes }
     this.signal = this.controller.signal
+    // every lane's waits and opens listen to it at once
+    setMaxListeners(Infinity, this.signal)
     this.receipts = receipts
   }
 
@@ -137,6 +141,19 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
   private readonly channels = new Map<string, ChannelImpl<any>>()
   private readonly starts: Array<Promise<void>> = []
 
+  /** A peer that connects again makes its older connections suspect (see liveness.ts). */
+  private readonly onPeerConnection = (evt: CustomEvent<Connection>): void => {
+    const usable = (conn: Connection): void => {
+      for (const channel of this.allChannels()) {
+        channel.connectionUsable(conn)
+      }
+    }
+    // lanes on a connection that just became suspect move to the new one now
+    if (checkOlderConnections(this.core.node, evt.detail, this.core.signal, usable) > 0) {
+      usable(evt.detail)
+    }
+  }
+
   private readonly onOutboxError = (evt: CustomEvent<Error>): void => {
     this.safeDispatchEvent('error', { detail: { channel: 'outbox', error: evt.detail } })
   }
@@ -150,6 +167,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
       init.outbox.addEventListener('error', this.onOutboxError)
       this.restoreLanes()
     }
+    core.node.addEventListener('connection:open', this.onPeerConnection)
     this.starts.push(this.start())
     this.ready = this.settle()
   }
@@ -179,6 +197,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
   override async stop (): Promise<void> {
     // with an outbox, queued messages stay stored for the next session
     const keep = this.init.outbox != null
+    this.core.node.removeEventListener('connection:open', this.onPeerConnection)
     this.core.stop()
     await Promise.all([...this.channels.values()].map(async c => { await c.stop(keep) }))
     await super.stop(keep)

@@ -91,6 +91,8 @@ const STABLE_STREAM_MS = 2_000
  * more (yamux signals 'drain' on every window update, however small).
  */
 const STREAM_HIGH_WATER = 1024 * 1024
+/** Connections one stream open may try when better ones keep appearing. */
+const MAX_OPEN_ATTEMPTS = 3
 /** Confirmed mode: an acknowledgement is one varint (a sequence number up to 2^53). */
 const MAX_ACK_LENGTH = 8
 /** Longest a graceful close of a replaced stream may take before it is aborted. */
@@ -122,6 +124,8 @@ export class OutboundLane {
   private ackWaiter?: PromiseWithResolvers<void>
   /** aborts the loop's wait for drain when the lane moves to a better connection */
   private interrupt?: AbortController
+  /** the stream negotiation under way, abandoned when a better connection appears */
+  private opening?: { conn: Connection, controller: AbortController }
   private readonly runs: Uint8Array[] = []
   private readonly sentRanges: number[] = []
   private readonly onStreamClose: (evt: Event) => void
@@ -238,6 +242,9 @@ export class OutboundLane {
   connectionOpened (conn: Connection): void {
     if (this.stopped) {
       return
+    }
+    if (this.opening != null && supersedes(conn, this.opening.conn)) {
+      this.opening.controller.abort()
     }
     if (this.stream != null) {
       // a better connection, or a newer one as good (the peer reloaded: the old one is likely dead)
@@ -503,20 +510,33 @@ export class OutboundLane {
     try {
       // one attempt: the lane's own backoff paces retries
       let conn = await connectionTo(this.host.node, this.peer, timed.signal, 1)
-      let stream = await conn.newStream(this.opts.protocol, {
-        signal: timed.signal,
-        runOnLimitedConnection: true
-      })
-      // a better connection appeared while this one was opening: use it (nothing was written here)
-      const better = bestConnection(this.host.node.getConnections(this.peer))
-      if (better != null && supersedes(better, conn) && !this.stopped) {
-        const unused = stream
-        unused.close().catch((err: Error) => { unused.abort(err) })
-        conn = better
-        stream = await conn.newStream(this.opts.protocol, {
-          signal: timed.signal,
-          runOnLimitedConnection: true
-        })
+      let stream: Stream | undefined
+      for (let attempt = 1; stream == null; attempt++) {
+        const opening = new AbortController()
+        const signal = anySignal([timed.signal, opening.signal])
+        this.opening = { conn, controller: opening }
+        try {
+          stream = await conn.newStream(this.opts.protocol, { signal, runOnLimitedConnection: true })
+        } catch (err) {
+          // a better connection appeared (or this one became suspect) while negotiating: go there now
+          const better = bestConnection(this.host.node.getConnections(this.peer))
+          if (opening.signal.aborted && !this.stopped && better != null && attempt < MAX_OPEN_ATTEMPTS) {
+            conn = better
+            continue
+          }
+          throw err
+        } finally {
+          signal.clear()
+          this.opening = undefined
+        }
+        // a better connection appeared while this one was opening: use it (nothing was written here)
+        const better = bestConnection(this.host.node.getConnections(this.peer))
+        if (better != null && supersedes(better, conn) && !this.stopped && attempt < MAX_OPEN_ATTEMPTS) {
+          const unused = stream
+          unused.close().catch((err: Error) => { unused.abort(err) })
+          stream = undefined
+          conn = better
+        }
       }
       if (this.stopped) {
         stream.abort(new MessengerStoppedError())

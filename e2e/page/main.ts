@@ -88,6 +88,7 @@ const state: {
   drops: DropDetail[]
   errors: string[]
   firstMessageAt?: number
+  readyAt?: number
   tally: Map<string, Tally>
   tallyTiming: Map<string, TallyTiming>
   reservations: Array<{ address: string, reserved: boolean, at: number }>
@@ -163,6 +164,7 @@ const harness = {
       }
     })()
     await messenger.ready
+    state.readyAt = Date.now()
     document.getElementById('status')!.textContent = 'started'
     return node.peerId.toString()
   },
@@ -200,6 +202,29 @@ const harness = {
     }
   },
   /**
+   * Like sendPaced, for an application that remembers what it sent: the next
+   * index lives in localStorage and is written, synchronously, right after each
+   * `send()` returned, so a reload in the middle resumes exactly where the
+   * application left off. Returns the next index (the number sent so far).
+   */
+  async sendCounted (peer: string, prefix: string, total: number, batch: number, every: number): Promise<number> {
+    const m = state.messenger
+    if (m == null) throw new Error('not started')
+    const key = `e2e/sent/${state.node?.peerId.toString() ?? ''}/${prefix}`
+    const p = peerIdFromString(peer)
+    let next = Number(localStorage.getItem(key) ?? 0)
+    while (next < total) {
+      for (let k = 0; k < batch && next < total; k++) {
+        m.send(p, `${prefix}${next}`)
+        localStorage.setItem(key, String(++next))
+      }
+      await new Promise(resolve => setTimeout(resolve, every))
+    }
+    return next
+  },
+  /** The index sendCounted() will send next (what the application knows it sent). */
+  sentCount: (prefix: string): number => Number(localStorage.getItem(`e2e/sent/${state.node?.peerId.toString() ?? ''}/${prefix}`) ?? 0),
+  /**
    * Broadcast `${prefix}${i}`, i = 0 … count-1, one every `every` ms on a fixed
    * schedule (no drift); resolves when all are queued, with the fewest and most
    * peers one broadcast reached.
@@ -219,6 +244,8 @@ const harness = {
     }
     return { sent: count, minPeers, maxPeers }
   },
+  /** When the messenger was ready, and when the first message arrived after it (ms, page clock). */
+  timing: () => ({ readyAt: state.readyAt, firstMessageAt: state.firstMessageAt }),
   /** Per sender and prefix: what arrived (`start({ tally: true })`). */
   tally: (): Tally[] => [...state.tally.values()],
   /**

@@ -241,6 +241,8 @@ export class SimConnection extends TypedEventEmitter<any> {
   readonly maConn: { peerConnection?: FakePeerConnection } = {}
   /** when it became usable for streams (ICE connected), if it did */
   usableAt?: number
+  /** when the SDK trusted it again after suspecting it (see src/liveness.ts) */
+  trustedAt?: number
 
   constructor (node: SimNode, remotePeer: PeerId, kind: ConnectionKind, direction: 'inbound' | 'outbound', latency: number, ice: RTCPeerConnectionState = 'connected') {
     super()

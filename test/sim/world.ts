@@ -7,6 +7,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { createMessenger, bytes, openOutbox, type Messenger, type DropDetail, type Outbox, type OutboxStore, type OutboxBatch, type OutboxRecord, type OutboxLane, type LedgerEntry, type ReceiptStore, type Receipt } from '../../src/index.js'
 import { installClock, type SimClock } from './clock.js'
+import { isSuspect, livenessEvents } from '../../src/liveness.js'
 import { SimNetwork, WINDOW, type SimNode, type SimConnection, type StreamRecord, type ConnectionKind } from './network.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -152,6 +153,8 @@ export class World {
   /** outbound stream records that carried honest frames, per lane */
   private readonly random01: () => number
   log: string[] = []
+  /** a connection the SDK had suspected is trusted again from now */
+  private readonly onCleared = (evt: Event): void => { ((evt as CustomEvent).detail as SimConnection).trustedAt = this.clock.now() }
   /** a violation seen inside an event listener, thrown at the next check */
   private failure?: Error
 
@@ -164,6 +167,7 @@ export class World {
     this.random01 = Math.random
     this.net = new SimNetwork({ latency: config.latency, kind: config.kind, dialFailAfter: 1_000, pingDetect: PING_DETECT })
     this.net.startMonitor()
+    livenessEvents.addEventListener('cleared', this.onCleared)
     this.slots = ids.slice(0, config.peers).map((id, i) => new Slot(i, id))
     for (const a of this.slots) {
       for (const b of this.slots) {
@@ -249,6 +253,15 @@ export class World {
     inc.reading = this.read(slot, inc)
     await this.settle(messenger.ready)
     this.note(`start ${slot.index}#${inc.n}`)
+    if (inc.n > 1) {
+      // a restarted page finds its room again (room discovery) and dials the others
+      setTimeout(() => {
+        for (const other of this.slots) {
+          if (other === slot || !inc.alive || other.inc == null) continue
+          void node.dial(other.peerId).catch(() => {})
+        }
+      }, 100 + Math.floor(this.random() * 1_000))
+    }
   }
 
   private slotOf (peer: PeerId): Slot {
@@ -462,9 +475,10 @@ export class World {
         const old = rec.conn
         if (old == null || old.node !== node || rec.lastWriteAt == null || !rec.protocol.startsWith(PROTOCOL) || old.status !== 'open') continue
         for (const c of conns) {
-          if (c === old || !c.remotePeer.equals(old.remotePeer) || c.usableAt == null || c.rank === 0) continue
+          // a candidate is alive (its other side is there) and trusted by the SDK (not being probed)
+          if (c === old || !c.remotePeer.equals(old.remotePeer) || c.usableAt == null || c.rank === 0 || c.peer == null || !c.peer.node.alive || c.peer.status !== 'open' || isSuspect(c as any)) continue
           const supersedes = c.rank > old.rank || (c.rank === old.rank && c.timeline.open > old.timeline.open)
-          if (supersedes && rec.lastWriteAt > c.usableAt + 1) {
+          if (supersedes && rec.lastWriteAt > Math.max(c.usableAt, c.trustedAt ?? 0) + 1) {
             throw new Violation(`peer ${slot.index} wrote to stream ${rec.id} on ${old.id} (${old.kind}) at ${rec.lastWriteAt - 1_700_000_000_000} ms although ${c.id} (${c.kind}, newer) could carry streams since ${c.usableAt - 1_700_000_000_000} ms`)
           }
         }
@@ -596,6 +610,7 @@ export class World {
   }
 
   dispose (): void {
+    livenessEvents.removeEventListener('cleared', this.onCleared)
     this.clock.uninstall()
   }
 }
