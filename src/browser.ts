@@ -18,6 +18,7 @@ import { createLibp2p } from 'libp2p'
 import { directUpgrade } from './direct-upgrade.js'
 import { relayKeeper } from './relay-keeper.js'
 import { roomDiscovery } from './room-discovery.js'
+import { rejoin } from './rejoin.js'
 import type { DirectUpgrade } from './direct-upgrade.js'
 import type { RelayKeeper } from './relay-keeper.js'
 import type { RoomDiscovery } from './room-discovery.js'
@@ -84,6 +85,7 @@ export type BrowserServices = {
   identify: Identify
   ping: unknown
   relays: RelayKeeper
+  rejoin: unknown
   direct: DirectUpgrade
   pubsub: unknown
   room?: RoomDiscovery
@@ -116,6 +118,8 @@ export async function createBrowserNode (init: BrowserNodeInit): Promise<Browser
     // and 2 inbound streams: the next heartbeat then fails on a healthy connection
     ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: 2 * PING_STREAMS }),
     relays: relayKeeper({ relays: init.relays }),
+    // after a reload: connect again at once to the peers we had (they move their streams to us)
+    rejoin: rejoin({ relays: init.relays }),
     direct: directUpgrade(),
     // pubsub-peer-discovery finds gossipsub under the name `pubsub`
     pubsub: gossipsub({ allowPublishToZeroTopicPeers: true })

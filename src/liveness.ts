@@ -16,11 +16,13 @@ import { timedSignal } from './signals.js'
 import type { Connection } from '@libp2p/interface'
 
 /**
- * How long a suspect connection has to answer a probe.
+ * How long a suspect connection has to answer a probe before it is aborted.
+ * Lanes do not wait for it (they use the newer connection); it only must not
+ * take down a healthy connection of a busy page (as the ping timeout floor).
  *
- * @default 2 s
+ * @default 5 s
  */
-export const PROBE_TIMEOUT = 2_000
+export const PROBE_TIMEOUT = 5_000
 
 /**
  * The probe only needs an answer to its negotiation: identify, which every
@@ -71,20 +73,6 @@ export function checkOlderConnections (node: LivenessNode, conn: Connection, sig
   return n
 }
 
-/**
- * Probe `conn` without suspecting it first (lanes keep using it meanwhile):
- * aborted if it does not answer within `PROBE_TIMEOUT`. For hints weaker than
- * the peer connecting again (see room discovery).
- */
-export function probeConnection (conn: Connection, signal: AbortSignal): void {
-  if (!suspects.has(conn) && !probing.has(conn)) {
-    probing.add(conn)
-    probe(conn, signal, () => {})
-  }
-}
-
-const probing = new WeakSet<Connection>()
-
 function probe (conn: Connection, parent: AbortSignal, cleared: (conn: Connection) => void): void {
   const timed = timedSignal(PROBE_TIMEOUT, parent)
   conn.newStream(PROBE_PROTOCOL, { signal: timed.signal, runOnLimitedConnection: true })
@@ -96,7 +84,6 @@ function probe (conn: Connection, parent: AbortSignal, cleared: (conn: Connectio
       if (suspects.delete(conn)) {
         note('cleared', conn)
       }
-      probing.delete(conn)
       if (parent.aborted) {
         return
       }

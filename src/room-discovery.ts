@@ -17,7 +17,6 @@ import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import { Backoff } from './backoff.js'
 import { roomTopic } from './rooms.js'
 import { timedSignal } from './signals.js'
-import { probeConnection } from './liveness.js'
 import type { PubSubPeerDiscovery, PubSubPeerDiscoveryComponents } from '@libp2p/pubsub-peer-discovery'
 import type { Connection, Libp2pEvents, PeerDiscovery, PeerId, PeerInfo, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -35,9 +34,6 @@ export const DEFAULT_ROOM_INTERVAL = 10_000
  * @default 64
  */
 export const DEFAULT_ROOM_MAX_PEERS = 64
-
-/** An announcement sooner than this fraction of the interval after the previous one is out of cycle. */
-const EARLY_ANNOUNCEMENT = 0.75
 
 /** Shortest gap between two extra announcements. */
 const MIN_ANNOUNCE_GAP = 300
@@ -79,9 +75,6 @@ export class RoomDiscovery implements Startable {
   private readonly link: RoomDiscoveryLink
   private readonly maxPeers: number
   private readonly known = new Set<string>()
-  /** when each peer's last announcement was heard */
-  private readonly lastHeard = new Map<string, number>()
-  private readonly interval: number
   private readonly dialing = new Map<string, { backoff: Backoff, timer?: ReturnType<typeof setTimeout> }>()
   private readonly controller = new AbortController()
   private lastAnnounce = 0
@@ -102,7 +95,6 @@ export class RoomDiscovery implements Startable {
     this.topic = roomTopic(init.room)
     this.link = link
     this.maxPeers = init.maxPeers ?? DEFAULT_ROOM_MAX_PEERS
-    this.interval = init.interval ?? DEFAULT_ROOM_INTERVAL
   }
 
   start (): void {
@@ -154,39 +146,12 @@ export class RoomDiscovery implements Startable {
     if (key === this.components.peerId.toString()) {
       return
     }
-    const now = Date.now()
-    const previous = this.lastHeard.get(key)
-    this.lastHeard.set(key, now)
     if (!this.known.has(key)) {
       // a newcomer: tell it about us rather than let it wait for our timer
       this.known.add(key)
       this.announceSoon()
-    } else {
-      this.maybeRestarted(info, previous, now)
     }
     this.connect(info)
-  }
-
-  /**
-   * A known peer announced out of its cycle while we hold only direct
-   * (WebRTC) connections to it: it may have reloaded, and our side of a dead
-   * WebRTC connection looks open for seconds. Tell it about us (it then dials
-   * us, which makes the old connection suspect at once: see liveness.ts), and
-   * probe what we hold.
-   */
-  private maybeRestarted (info: PeerInfo, previous: number | undefined, now: number): void {
-    const conns = this.components.connectionManager.getConnections(info.id).filter(c => c.status === 'open')
-    if (conns.length === 0 || !conns.every(c => c.direct)) {
-      return
-    }
-    const early = previous == null || now - previous < EARLY_ANNOUNCEMENT * this.interval || conns.every(c => c.timeline.open > previous)
-    if (!early) {
-      return
-    }
-    this.announceSoon()
-    for (const conn of conns) {
-      probeConnection(conn, this.controller.signal)
-    }
   }
 
   private connect (info: PeerInfo): void {

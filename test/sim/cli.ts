@@ -7,7 +7,7 @@
 import '../../src/polyfill.js'
 import fc from 'fast-check'
 import { simIds } from './ids.js'
-import { runScenario, scenarios } from './commands.js'
+import { runScenario, scenarios, stepCounts } from './commands.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string): string | undefined => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined }
@@ -26,7 +26,7 @@ const result = await fc.check(fc.asyncProperty(scenarios(maxCommands, arg('repla
   await runScenario(config, cmds, { ids: ids.slice(0, 3), attacker: ids[3], maxCommands })
   if (n % 100 === 0) console.info(`${n} scenarios, ${((Date.now() - started) / 1000).toFixed(0)} s`)
 }), { numRuns: runs, seed, path: arg('path') })
-console.info(`${result.numRuns} scenarios in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+console.info(`${result.numRuns} scenarios in ${((Date.now() - started) / 1000).toFixed(1)} s; steps run (with shrinking): ${[...stepCounts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 if (result.failed) {
   console.error(fc.defaultReportMessage(result))
   console.error(String((result.errorInstance as Error)?.message ?? result.errorInstance))

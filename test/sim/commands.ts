@@ -11,9 +11,13 @@ import type { PeerId } from '@libp2p/interface'
 type Model = Record<string, never>
 type Cmd = fc.AsyncCommand<Model, World, false>
 
+/** Faults and actions run so far, by kind (for the figures `npm run sim` prints). */
+export const stepCounts = new Map<string, number>()
+
 abstract class Step implements Cmd {
   check (): boolean { return true }
   async run (_m: Model, w: World): Promise<void> {
+    stepCounts.set(this.constructor.name, (stepCounts.get(this.constructor.name) ?? 0) + 1)
     w.step(this.toString())
     await this.apply(w)
     await w.clock.advance(1)
@@ -35,6 +39,12 @@ export class Send extends Step {
   constructor (readonly from: number, readonly to: number, readonly count: number) { super() }
   apply (w: World): void { w.send(w.slots[this.from], w.slots[this.to], this.count) }
   toString (): string { return `send(${this.from}>${this.to}, ${this.count})` }
+}
+
+export class Request extends Step {
+  constructor (readonly from: number, readonly to: number, readonly count: number) { super() }
+  apply (w: World): void { w.request(w.slots[this.from], w.slots[this.to], this.count) }
+  toString (): string { return `request(${this.from}>${this.to}, ${this.count})` }
 }
 
 export class Broadcast extends Step {
@@ -191,6 +201,7 @@ export function commands (config: SimConfig): Array<fc.Arbitrary<Cmd>> {
     fc.tuple(pair, fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 20, max: 300 }))).map(([[a, b], n]) => new Send(a, b, n)),
     fc.tuple(pair, fc.integer({ min: 20, max: 300 })).map(([[a, b], n]) => new Send(a, b, n)),
     fc.tuple(peer, fc.integer({ min: 1, max: 50 })).map(([a, n]) => new Broadcast(a, n)),
+    fc.tuple(pair, fc.integer({ min: 1, max: 40 })).map(([[a, b], n]) => new Request(a, b, n)),
     fc.integer({ min: 1, max: 12_000 }).map(ms => new Advance(ms)),
     fc.tuple(pair, fc.constantFrom('writer' as const, 'reader' as const), fc.nat(3)).map(([[a, b], side, k]) => new ResetStream(a, b, side, k)),
     fc.tuple(pair, fc.nat(3)).map(([[a, b], k]) => new CloseWriter(a, b, k)),
@@ -222,7 +233,8 @@ export function configs (): fc.Arbitrary<SimConfig> {
     queueTtl: fc.constantFrom(3_000, 30_000, Infinity),
     maxInboundMessages: fc.constantFrom(4, 50, 1_000),
     handoverTimeout: fc.constantFrom(200, 1_000, 5_000),
-    idleTimeout: fc.constantFrom(300, 2_000, 60_000)
+    idleTimeout: fc.constantFrom(300, 2_000, 60_000),
+    requestMode: fc.constantFrom('multiplexed' as const, 'stream' as const)
   })
 }
 

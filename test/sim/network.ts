@@ -392,13 +392,15 @@ export class SimNode extends TypedEventEmitter<any> {
     return await this.net.dial(this, peer, options) as unknown as Connection
   }
 
-  async handle (protocol: string, handler: StreamHandler, options: StreamHandlerOptions = {}): Promise<void> {
-    if (this.handlers.has(protocol)) throw new Error(`Handler already registered for protocol ${protocol}`)
-    this.handlers.set(protocol, { handler, options })
+  async handle (protocols: string | string[], handler: StreamHandler, options: StreamHandlerOptions = {}): Promise<void> {
+    for (const protocol of Array.isArray(protocols) ? protocols : [protocols]) {
+      if (this.handlers.has(protocol)) throw new Error(`Handler already registered for protocol ${protocol}`)
+      this.handlers.set(protocol, { handler, options })
+    }
   }
 
-  async unhandle (protocol: string): Promise<void> {
-    this.handlers.delete(protocol)
+  async unhandle (protocols: string | string[]): Promise<void> {
+    for (const p of Array.isArray(protocols) ? protocols : [protocols]) this.handlers.delete(p)
   }
 
   async register (protocol: string, topology: Topology): Promise<string> {

@@ -24,7 +24,8 @@ const base: SimConfig = {
   queueTtl: Infinity,
   maxInboundMessages: 1_000,
   handoverTimeout: 5_000,
-  idleTimeout: 60_000
+  idleTimeout: 60_000,
+  requestMode: 'multiplexed'
 }
 
 async function run (config: Partial<SimConfig>, cmds: Array<Send | Advance | Pace | Reload | AddConnection | HalfOpen | ResetStream | CloseWriter | BlackHole | Partition>): Promise<void> {

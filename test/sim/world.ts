@@ -5,7 +5,7 @@
  * — README "What can be lost", stated as code.
  */
 import { Uint8ArrayList } from 'uint8arraylist'
-import { createMessenger, bytes, openOutbox, type Messenger, type DropDetail, type Outbox, type OutboxStore, type OutboxBatch, type OutboxRecord, type OutboxLane, type LedgerEntry, type ReceiptStore, type Receipt } from '../../src/index.js'
+import { createMessenger, createRequestor, json, bytes, openOutbox, type Requestor, type Messenger, type DropDetail, type Outbox, type OutboxStore, type OutboxBatch, type OutboxRecord, type OutboxLane, type LedgerEntry, type ReceiptStore, type Receipt } from '../../src/index.js'
 import { installClock, type SimClock } from './clock.js'
 import { isSuspect, livenessEvents } from '../../src/liveness.js'
 import { SimNetwork, WINDOW, type SimNode, type SimConnection, type StreamRecord, type ConnectionKind } from './network.js'
@@ -28,6 +28,27 @@ export interface SimConfig {
   maxInboundMessages: number
   handoverTimeout: number
   idleTimeout: number
+  requestMode: 'multiplexed' | 'stream'
+}
+
+/** A request of the simulator's applications and its reply. */
+interface Ask { id: number, from: number }
+interface Answer { id: number, by: number }
+
+/** The error names `request()` may reject with (its TSDoc). */
+const REQUEST_ERRORS = new Set(['RequestTimeoutError', 'RemoteError', 'TooManyRequestsError', 'RequestAbortedError', 'ProtocolError', 'MessageTooLargeError', 'FrameTooLargeError', 'StreamOpenError', 'QueueFullError', 'MessengerStoppedError', 'AbortError'])
+/** How long past its timeout a request may take to settle. */
+const REQUEST_GRACE = 1_000
+
+interface RequestRecord {
+  id: number
+  from: number
+  to: number
+  inc: number
+  at: number
+  timeout: number
+  settled?: 'ok' | string
+  handled: number
 }
 
 /** A broken invariant: the scenario fails with this message. */
@@ -121,6 +142,7 @@ interface Incarnation {
   n: number
   alive: boolean
   outbox?: Outbox
+  requestor: Requestor<Ask, Answer>
   node: SimNode
   messenger: Messenger<Uint8Array>
   reading: Promise<void>
@@ -150,6 +172,7 @@ export class World {
   readonly net: SimNetwork
   readonly slots: Slot[]
   readonly lanes = new Map<string, Lane>()
+  readonly requests: RequestRecord[] = []
   /** outbound stream records that carried honest frames, per lane */
   private readonly random01: () => number
   log: string[] = []
@@ -218,7 +241,7 @@ export class World {
   async start (slot: Slot): Promise<void> {
     const node = this.net.add(slot.peerId)
     for (const other of this.slots) if (other !== slot) node.known.add(other.peerId.toString())
-    const inc: Incarnation = { n: ++slot.incarnations, alive: true, node, messenger: undefined as any, reading: Promise.resolve() }
+    const inc: Incarnation = { n: ++slot.incarnations, alive: true, node, messenger: undefined as any, requestor: undefined as any, reading: Promise.resolve() }
     const c = this.config
     const outbox = c.outbox ? await this.settle(openOutbox(outboxStore(slot.store, inc, this))) : undefined
     const messenger = createMessenger<Uint8Array>(node as any, {
@@ -235,6 +258,28 @@ export class World {
     })
     inc.messenger = messenger
     inc.outbox = outbox
+    // requests on the same node: the handler answers after a while, or (rarely) never
+    inc.requestor = createRequestor<Ask, Answer>(node as any, {
+      protocol: '/sim-rpc/1.0.0',
+      requestCodec: json<Ask>(),
+      responseCodec: json<Answer>(),
+      mode: c.requestMode,
+      timeout: 5_000,
+      handlerTimeout: 8_000,
+      handler: async (ask, ctx) => {
+        const rec = this.requests.find(r => r.id === ask.id)
+        if (rec != null) {
+          rec.handled++
+          if (rec.handled > 1) this.guard(() => { throw new Violation(`request ${ask.id} handled ${rec.handled} times (a request is sent at most once)`) })
+        }
+        const wait = ask.id % 7 === 6 ? 60_000 : Math.floor(this.random() * 300)
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, wait)
+          ctx.signal.addEventListener('abort', () => { clearTimeout(t); reject(ctx.signal.reason) }, { once: true })
+        })
+        return { id: ask.id, by: slot.index }
+      }
+    })
     slot.inc = inc
     messenger.addEventListener('error', (e) => { if (inc.alive) this.note(`error at ${slot.index}: ${e.detail.error.message}`) })
     messenger.addEventListener('drop', (e) => { if (inc.alive) this.guard(() => { this.dropped(slot, e.detail) }) })
@@ -252,6 +297,7 @@ export class World {
     })
     inc.reading = this.read(slot, inc)
     await this.settle(messenger.ready)
+    await this.settle(inc.requestor.ready)
     this.note(`start ${slot.index}#${inc.n}`)
     if (inc.n > 1) {
       // a restarted page finds its room again (room discovery) and dials the others
@@ -335,6 +381,29 @@ export class World {
     }
   }
 
+  /** `count` requests from `from` to `to`: each must settle once, with the right answer or a documented error, by its timeout. */
+  request (from: Slot, to: Slot, count: number): void {
+    const inc = from.inc
+    if (inc == null) return
+    for (let i = 0; i < count; i++) {
+      const rec: RequestRecord = { id: this.requests.length, from: from.index, to: to.index, inc: inc.n, at: this.clock.now(), timeout: 5_000, handled: 0 }
+      this.requests.push(rec)
+      inc.requestor.request(to.peerId, { id: rec.id, from: from.index }).then((answer) => {
+        this.guard(() => {
+          if (rec.settled != null) throw new Violation(`request ${rec.id} settled twice`)
+          rec.settled = 'ok'
+          if (answer.id !== rec.id || answer.by !== to.index) throw new Violation(`request ${rec.id} to ${to.index} got the answer to ${answer.id} from ${answer.by}`)
+        })
+      }, (err: Error) => {
+        this.guard(() => {
+          if (rec.settled != null) throw new Violation(`request ${rec.id} settled twice`)
+          rec.settled = err?.name ?? String(err)
+          if (!REQUEST_ERRORS.has(rec.settled)) throw new Violation(`request ${rec.id} failed with an undocumented error: ${rec.settled}: ${err?.message}`)
+        })
+      })
+    }
+  }
+
   private payload (from: number, to: number, n: number): Uint8Array {
     const out = new Uint8Array(Math.max(8, this.config.payload))
     out[0] = from
@@ -406,6 +475,7 @@ export class World {
     this.setPace(slot, slot.pace) // wake a paused reader so it sees the page is gone
     if (slot.gate != null) { const g = slot.gate; slot.gate = undefined; g.resolve() }
     await this.settle(inc.messenger.stop().catch(() => {}))
+    await this.settle(inc.requestor.stop().catch(() => {}))
     await this.settle(inc.outbox?.close() ?? Promise.resolve())
     await this.clock.advance(50 + Math.floor(this.random() * 500))
     await this.start(slot)
@@ -451,6 +521,10 @@ export class World {
       }
     }
     this.checkSupersede()
+    const now = this.clock.now()
+    for (const r of this.requests) {
+      if (r.settled == null && now > r.at + r.timeout + REQUEST_GRACE) throw new Violation(`request ${r.id} (${r.from}>${r.to}) still pending ${now - r.at} ms after it was made (timeout ${r.timeout} ms)`)
+    }
     // confirmed mode: 'delivered' only for what the receiving application took
     if (this.config.delivery === 'confirmed') {
       for (const lane of this.lanes.values()) {
@@ -591,6 +665,7 @@ export class World {
       if (inc == null) continue
       const node = inc.node
       await this.settle(inc.messenger.stop())
+      await this.settle(inc.requestor.stop())
       await this.settle(inc.outbox?.close() ?? Promise.resolve())
       inc.alive = false
       if (slot.gate != null) { const g = slot.gate; slot.gate = undefined; g.resolve() }
