@@ -495,7 +495,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     const from = lane.peer
     const item: Received<T> = { from, data: value, channel: this.name, protocol: this.protocol }
     const handle = this.handles.size > 0 ? this.handles.get(from.toString()) : undefined
-    ;(handle?.receiving === true ? handle.inbox : this.inbox).push(item, lane, seq, bytes)
+    ;(handle?.receiving === true ? handle.inbox : this.inbox).push(item, lane.source, seq, bytes)
   }
 
   loadReceipt (peer: PeerId): Receipt | undefined {

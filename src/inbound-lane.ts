@@ -59,8 +59,9 @@ class StreamReader<T> {
   readonly stream: Stream
   private readonly lane: InboundLane<T>
   private readonly decoder: FrameDecoder
-  /** Confirmed mode: whether the hello frame has been read. */
+  /** Confirmed mode: whether the hello frame has been read, and the sender's epoch it named. */
   hello = false
+  epoch?: string
   lastDataAt = Date.now()
   ended = false
   /** Why the stream closed, while what it had buffered is still being read. */
@@ -161,6 +162,18 @@ class StreamReader<T> {
   }
 }
 
+/**
+ * Confirmed mode: what the application takes counts towards the sequence
+ * space (epoch) its message came in; one that a newer epoch replaced (the
+ * sender restarted without its state) is never acknowledged in the new one.
+ */
+class EpochSource implements InboxSource {
+  constructor (private readonly lane: InboundLane<any>, readonly gen: number) {}
+  taken (seq: number, bytes: number): void {
+    this.lane.taken(seq, bytes, this.gen)
+  }
+}
+
 export class InboundLane<T> implements InboxSource {
   readonly peer: PeerId
   private readonly host: InboundHost<T>
@@ -179,6 +192,10 @@ export class InboundLane<T> implements InboxSource {
   private acked = 0
   /** The sender may have missed our last ack (a new stream, a resend): say it again. */
   private reack = false
+  /** Confirmed mode: counts epochs, so a message knows which one it belongs to. */
+  private gen = 0
+  /** Where delivered messages report being taken (the current epoch's). */
+  source: InboxSource = new EpochSource(this, 0)
   private ackTimer?: ReturnType<typeof setTimeout>
 
   constructor (peer: PeerId, host: InboundHost<T>, opts: InboundOptions) {
@@ -222,15 +239,15 @@ export class InboundLane<T> implements InboxSource {
     }
   }
 
-  /** The application took message `seq` (InboxSource). */
-  taken (seq: number, bytes: number): void {
+  /** The application took message `seq` (of epoch generation `gen`). */
+  taken (seq: number, bytes: number, gen = this.gen): void {
     this.buffered--
     this.bufferedBytes -= bytes
     if (this.full && this.buffered <= this.opts.maxInboundMessages / 2 && this.bufferedBytes <= this.opts.maxInboundBytes / 2) {
       this.full = false
       this.activateNext()
     }
-    if (this.opts.confirmed && seq > this.consumed) {
+    if (this.opts.confirmed && gen === this.gen && seq > this.consumed) {
       this.consumed = seq
       if (this.epoch != null) {
         this.host.saveReceipt(this.peer, { epoch: this.epoch, seq })
@@ -370,11 +387,15 @@ export class InboundLane<T> implements InboxSource {
       }
       const epoch = hex(body)
       if (epoch !== this.epoch) {
-        // a new sequence space: the sender starts over
+        // a new sequence space: the sender starts over (messages of the old one still buffered
+        // for the application count towards nothing now)
         this.epoch = epoch
         this.accepted = this.consumed = this.acked = 0
+        this.gen++
+        this.source = new EpochSource(this, this.gen)
       }
       reader.hello = true
+      reader.epoch = epoch
       // a new stream: tell the sender where we are, it may resend less
       this.reack = true
       this.scheduleAck()
@@ -414,10 +435,10 @@ export class InboundLane<T> implements InboxSource {
     if (!force && !this.reack && this.consumed === this.acked) {
       return
     }
-    // acks go back on the newest stream that can still carry them
+    // acks go back on the newest stream of the same epoch that can still carry them
     for (let i = this.readers.length - 1; i >= 0; i--) {
       const stream = this.readers[i].stream
-      if (stream.writeStatus === 'writable' && stream.status === 'open') {
+      if (this.readers[i].epoch === this.epoch && stream.writeStatus === 'writable' && stream.status === 'open') {
         const buf = new Uint8Array(10)
         const end = writeVarint(this.consumed, buf, 1)
         buf[0] = end - 1

@@ -311,7 +311,11 @@ export class OutboundLane {
     if (count === 0) {
       return
     }
-    const written = this.opts.confirmed ? Math.min(this.written, count) : 0
+    // confirmed mode: every frame that was ever written may have arrived (written resets on a new stream)
+    let written = 0
+    while (this.opts.confirmed && written < count && this.queue.seqAt(written) <= this.highestWritten) {
+      written++
+    }
     const ranges: Array<[number, number, boolean]> = []
     this.queue.ranges(0, written, (first, last) => { ranges.push([first, last, true]) })
     this.queue.ranges(written, count, (first, last) => { ranges.push([first, last, false]) })

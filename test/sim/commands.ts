@@ -246,7 +246,7 @@ export interface ScenarioOptions {
 
 /** A configuration and a fault sequence for it. */
 export function scenarios (maxCommands: number, replayPath?: string): fc.Arbitrary<[SimConfig, Iterable<Cmd>]> {
-  return configs().chain(c => fc.tuple(fc.constant(c), fc.commands(commands(c), { maxCommands, replayPath })))
+  return configs().chain(c => fc.tuple(fc.constant(c), fc.commands(commands(c), { maxCommands, replayPath, size: '+1' })))
 }
 
 export async function runScenario (config: SimConfig, cmds: Iterable<Cmd>, opts: ScenarioOptions): Promise<void> {

@@ -70,4 +70,16 @@ describe('simulator counter-examples, kept', () => {
       new Send(1, 0, 20), new Advance(54), new Reload(0, true), new AddConnection(1, 0, 'direct', 0), new CloseWriter(0, 1, 0)
     ])
   })
+
+  it('confirmed: queued messages expire after a reconnect; those written before are reported unconfirmed (they had arrived)', async () => {
+    await run({ seed: 1716048948, delivery: 'confirmed', kind: 'direct', latency: 35, payload: 1_000, maxQueuedMessages: 5, queueTtl: 3_000, maxInboundMessages: 4, idleTimeout: 300 }, [
+      new Send(1, 0, 20), new Advance(173), new Partition(1, 0), new HalfOpen(1, 0)
+    ])
+  })
+
+  it('confirmed: the sender restarts without its state while the receiver still holds its old messages: the new sequence space is never acknowledged with the old one\'s numbers', async () => {
+    await run({ seed: 0, peers: 3, delivery: 'confirmed', kind: 'direct', latency: 17, payload: 8, maxInboundMessages: 50 }, [
+      new Send(0, 1, 20), new Pace(1, -1), new Advance(82), new Reload(0, false), new Advance(355), new Send(0, 1, 20), new Pace(0, -1)
+    ])
+  })
 })
