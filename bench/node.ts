@@ -6,11 +6,12 @@
  *
  *   node --import tsx bench/node.ts [--rounds 5] [--json bench/results/node.json]
  */
-import '../src/polyfill.js'
+import '../src/util/polyfill.js'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
-import { createMessenger, bytes, frame } from '../src/index.js'
+import { createMessenger, bytes } from '../src/index.js'
+import { frame } from '../src/core/framing.js'
 import { createNodes, connect, stopAll } from '../test/helpers/nodes.js'
 import { allocatedBytes } from './heap-sampling.js'
 import type { Stream } from '@libp2p/interface'

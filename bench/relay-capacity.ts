@@ -16,7 +16,7 @@
  *   node --import tsx bench/relay-capacity.ts [--target 1000] [--step 250]
  *     [--workers 2] [--hold 15] [--json bench/results/relay-capacity.json]
  */
-import '../src/polyfill.js'
+import '../src/util/polyfill.js'
 import '../relay/node-websocket.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'

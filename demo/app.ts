@@ -13,7 +13,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { $, avatar, formatDateTime, formatTime, h, shortId } from './dom.js'
 import { isProfile, isWireMessage, summarize } from './history.js'
 import type { ConvId, History, Profile, StoredMessage, WireMessage } from './history.js'
-import type { BrowserNode, Channel, Messenger } from '../src/index.js'
+import type { BrowserNode } from '../src/browser/index.js'
+import type { Channel, Messenger } from '../src/index.js'
 
 /** Offline peers still sent room messages (and listed) for this long after we last saw them. */
 export const RECENT_PEER = 10 * 60_000

@@ -11,7 +11,8 @@
  * The relay comes from `?relay=<multiaddr>`, else `relay.json` next to this
  * page (served by `npm start`, see vite.config.ts), else VITE_RELAY at build time.
  */
-import { createBrowserNode, createMessenger, indexedDBOutboxStore, json, loadIdentity, localStorageReceipts, openOutbox } from '../src/index.js'
+import { createBrowserNode, loadIdentity } from '../src/browser/index.js'
+import { createMessenger, indexedDBOutboxStore, json, localStorageReceipts, openOutbox } from '../src/index.js'
 import { ChatApp, RECENT_PEER, type Me } from './app.js'
 import { $ } from './dom.js'
 import { History, type Profile, type WireMessage } from './history.js'

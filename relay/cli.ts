@@ -3,7 +3,7 @@
  * The relay command. Run `node --import tsx relay/cli.ts --help` (or the built
  * `node dist/relay/cli.js --help`).
  */
-import '../src/polyfill.js'
+import '../src/util/polyfill.js'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'

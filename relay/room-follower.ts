@@ -19,7 +19,7 @@
  * A room therefore spans relays that are linked directly; a relay with no
  * member of a room does not pass that room's messages on to a third relay.
  */
-import { isRoomTopic } from '../src/rooms.js'
+import { isRoomTopic } from '../src/browser/rooms.js'
 import type { GossipSub, SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 

@@ -10,7 +10,7 @@
  * @example
  *
  * ```ts
- * import '../src/polyfill.js'
+ * import '../src/util/polyfill.js'
  * import { createRelay } from './server.js'
  *
  * const relay = await createRelay({ port: 0, keyFile: '.relay/relay-key' })
@@ -18,7 +18,7 @@
  * await relay.stop()
  * ```
  */
-import '../src/polyfill.js'
+import '../src/util/polyfill.js'
 import './node-websocket.js'
 import { createServer } from 'node:http'
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
@@ -37,7 +37,7 @@ import { createLibp2p } from 'libp2p'
 import { loadOrCreateKey } from './identity.js'
 import { PeerLinks } from './peer-links.js'
 import { RoomFollower } from './room-follower.js'
-import { MAX_ROOM_TOPIC_LENGTH } from '../src/rooms.js'
+import { MAX_ROOM_TOPIC_LENGTH } from '../src/browser/rooms.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'

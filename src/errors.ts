@@ -1,7 +1,9 @@
 /**
  * One error class per failure, each with a stable `name` (the js-libp2p
- * convention), so callers can branch on `err.name` even across bundles.
+ * convention). Where @libp2p/interface has the class (`StreamResetError`,
+ * `ProtocolError`, `TimeoutError`), that one is used.
  */
+import { StreamResetError } from '@libp2p/interface'
 
 /** A message encodes to more bytes than the channel's `maxMessageSize`. Thrown synchronously by `send()`. */
 export class MessageTooLargeError extends Error {
@@ -66,14 +68,11 @@ export class StreamOpenError extends Error {
   }
 }
 
-/** An outbound stream was reset or closed by the remote or the transport. */
-export class StreamResetError extends Error {
-  static override name = 'StreamResetError'
-  override name = 'StreamResetError'
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
-}
+/**
+ * An outbound stream was reset or closed by the remote or the transport:
+ * `StreamResetError` from @libp2p/interface (re-exported), with the cause.
+ */
+export { StreamResetError }
 
 /** The receiving side stopped reading a stream because the application did not keep up. */
 export class InboundOverflowError extends Error {
@@ -90,42 +89,6 @@ export class StorageError extends Error {
   }
 }
 
-/** A request timed out before its response arrived. */
-export class RequestTimeoutError extends Error {
-  static override name = 'RequestTimeoutError'
-  override name = 'RequestTimeoutError'
-}
-
-/** The remote handler threw; `message` is the remote error's message (no stack crosses the wire). */
-export class RemoteError extends Error {
-  static override name = 'RemoteError'
-  override name = 'RemoteError'
-  constructor (message: string, readonly code: string = 'ERR_REMOTE') {
-    super(message)
-  }
-}
-
-/** The remote refused a request because this peer has too many requests in progress there. */
-export class TooManyRequestsError extends Error {
-  static override name = 'TooManyRequestsError'
-  override name = 'TooManyRequestsError'
-}
-
-/** A request could not be completed because its connection or stream went away. */
-export class RequestAbortedError extends Error {
-  static override name = 'RequestAbortedError'
-  override name = 'RequestAbortedError'
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
-}
-
-/** The remote peer answered with something that is not a valid response. */
-export class ProtocolError extends Error {
-  static override name = 'ProtocolError'
-  override name = 'ProtocolError'
-}
-
 /**
  * A readable message for anything thrown or rejected: an Error's message, a
  * DOM Event's type (a failed WebSocket rejects with a bare Event), or the value.
@@ -138,4 +101,12 @@ export function errorMessage (err: unknown): string {
     return `${err.type} event${(err as any).message != null ? `: ${(err as any).message}` : ''}`
   }
   return String((err as any)?.message ?? err)
+}
+
+/** `err` with `cause` attached (for error classes whose constructor takes only a message). */
+export function withCause<E extends Error> (err: E, cause: unknown): E {
+  if (cause !== undefined) {
+    Object.defineProperty(err, 'cause', { value: cause, configurable: true, writable: true })
+  }
+  return err
 }

@@ -6,6 +6,12 @@
  * closed for you; on the wire each message is an unsigned-varint length
  * prefix and your bytes.
  *
+ * Entry points: this one (the messenger, codecs, errors, the durable outbox
+ * and receipts), `libp2p-messenger/browser` (a browser node with relays,
+ * direct WebRTC, rooms and per-tab identities), `libp2p-messenger/request`
+ * (request/response) and `libp2p-messenger/outbox` (for writing your own
+ * outbox store).
+ *
  * @example
  *
  * ```ts
@@ -13,61 +19,48 @@
  * import { tcp } from '@libp2p/tcp'
  * import { noise } from '@chainsafe/libp2p-noise'
  * import { yamux } from '@chainsafe/libp2p-yamux'
- * import { identify } from '@libp2p/identify'
  * import { createMessenger, json } from 'libp2p-messenger'
  *
- * const options = {
+ * // a function, not one shared object: libp2p writes the generated key into its options
+ * const options = () => ({
  *   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
- *   transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
- *   services: { identify: identify() }
- * }
- * const alice = await createLibp2p(options)
- * const bob = await createLibp2p(options)
+ *   transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()]
+ * })
+ * const [alice, bob] = await Promise.all([createLibp2p(options()), createLibp2p(options())])
  *
  * type Chat = { text: string }
  * const a = createMessenger<Chat>(alice, { protocol: '/chat/1.0.0', codec: json() })
  * const b = createMessenger<Chat>(bob, { protocol: '/chat/1.0.0', codec: json() })
- * await Promise.all([a.ready, b.ready])
  *
  * await alice.peerStore.merge(bob.peerId, { multiaddrs: bob.getMultiaddrs() })
  * a.send(bob.peerId, { text: 'hello' })            // returns at once
  *
- * const { from, data } = await b.receive()
+ * const { from, data } = await b.receive({ signal: AbortSignal.timeout(10_000) })
  * console.log(from.toString(), data.text)          // <alice's id> hello
+ *
  * await Promise.all([a.stop(), b.stop()])
+ * await Promise.all([alice.stop(), bob.stop()])
  * ```
  */
-import './polyfill.js'
+import './util/polyfill.js'
 
-export { createMessenger } from './messenger.js'
-export { MemoryReceipts, localStorageReceipts } from './receipts.js'
-export type { Messenger, MessengerInit } from './messenger.js'
-export type { Channel, ChannelInit, ChannelOptions, Delivery, MessengerNode, ReceiptStore } from './channel.js'
-export type { Peer } from './peer.js'
-export type { Received } from './inbox.js'
-export type { Receipt } from './inbound-lane.js'
-export type { QueuePolicy, DropReason } from './outbound-lane.js'
-export type { ChannelEvents, PeerEvents, DropDetail, RangeDetail, ErrorDetail } from './events.js'
-export type { ConnectionKind } from './connections.js'
-export { bytes, string, json } from './codec.js'
-export type { Codec } from './codec.js'
-export { FrameDecoder, frame } from './framing.js'
-export * from './errors.js'
-export * from './constants.js'
-export { createBrowserNode, DEFAULT_PING_INTERVAL, DEFAULT_PING_TIMEOUT } from './browser.js'
-export type { BrowserNode, BrowserNodeInit, BrowserServices } from './browser.js'
-export { relayKeeper, RelayKeeper } from './relay-keeper.js'
-export type { RelayKeeperInit, RelayStatus, RelayKeeperEvents } from './relay-keeper.js'
-export { directUpgrade, DirectUpgrade, webrtcAddress } from './direct-upgrade.js'
-export type { DirectUpgradeInit } from './direct-upgrade.js'
-export { roomDiscovery, RoomDiscovery } from './room-discovery.js'
-export type { RoomDiscoveryInit } from './room-discovery.js'
-export { roomTopic, roomFromTopic } from './rooms.js'
-export { openOutbox, memoryOutboxStore, memoryLedger, DEFAULT_OUTBOX_LANE_TTL, DEFAULT_OUTBOX_WRITE_DELAY, DEFAULT_OUTBOX_SPILL_BYTES } from './outbox.js'
-export type { Outbox, OutboxStore, OutboxLedger, LedgerEntry, OutboxRecord, OutboxLane, OutboxBatch, OutboxRemoval, OutboxInit, OutboxEvents } from './outbox.js'
-export { indexedDBOutboxStore, localStorageLedger } from './outbox-idb.js'
-export type { IndexedDBOutboxInit } from './outbox-idb.js'
-export { loadIdentity } from './identity.js'
-export type { Identity, IdentityInit } from './identity.js'
-export { createRequestor, DEFAULT_REQUEST_TIMEOUT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_CONCURRENT_PER_PEER, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_REQUEST_MODE, MULTIPLEXED_SUFFIX } from './request.js'
-export type { Requestor, RequestorInit, RequestOptions, RequestMode, RequestHandler, HandlerContext, RequestorNode, RequestorEvents, RequestErrorDetail } from './request.js'
+export { createMessenger } from './core/messenger.js'
+export type { Messenger, MessengerInit } from './core/messenger.js'
+export type { Channel, ChannelInit, ChannelOptions, Delivery, MessengerNode, ReceiptStore } from './core/channel.js'
+export type { Peer } from './core/peer.js'
+export type { Received } from './core/inbox.js'
+export type { Receipt } from './core/inbound-lane.js'
+export type { QueuePolicy, DropReason } from './core/outbound-lane.js'
+export type { ChannelEvents, PeerEvents, DropDetail, RangeDetail, ErrorDetail } from './core/events.js'
+export type { ConnectionKind } from './core/connections.js'
+export { bytes, string, json } from './core/codec.js'
+export type { Codec } from './core/codec.js'
+export {
+  MessageTooLargeError, FrameTooLargeError, InvalidFrameError, TruncatedFrameError, MalformedMessageError,
+  QueueFullError, StreamOpenError, StreamResetError, InboundOverflowError, StorageError, MessengerStoppedError
+} from './errors.js'
+export { openOutbox } from './durable/outbox.js'
+export type { Outbox, OutboxInit, OutboxEvents } from './durable/outbox.js'
+export { indexedDBOutboxStore } from './durable/outbox-idb.js'
+export type { IndexedDBOutboxInit } from './durable/outbox-idb.js'
+export { memoryReceipts, localStorageReceipts } from './durable/receipts.js'

@@ -9,7 +9,8 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { createMessenger, bytes, string, MemoryReceipts, openOutbox, memoryOutboxStore, type Messenger, type RangeDetail, type ErrorDetail, type OutboxStore } from '../src/index.js'
+import { createMessenger, bytes, string, memoryReceipts, openOutbox, type Messenger, type RangeDetail, type ErrorDetail } from '../src/index.js'
+import { memoryOutboxStore, type OutboxStore } from '../src/outbox/index.js'
 import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from './helpers/nodes.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -114,7 +115,7 @@ describe('confirmed delivery', () => {
     const [a] = live.nodes = await createNodes(1)
     let b = await nodeWithKey(keyB)
     const port = Number(b.getMultiaddrs()[0].toString().split('/')[4])
-    const receipts = new MemoryReceipts() // what b persists (localStorage in browsers)
+    const receipts = memoryReceipts() // what b persists (localStorage in browsers)
     const ma = createMessenger<Uint8Array>(a, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed', minBackoff: 50, maxBackoff: 500 })
     live.messengers.push(ma)
     let mb = createMessenger<Uint8Array>(b, { protocol: PROTOCOL, codec: bytes(), delivery: 'confirmed', receipts })

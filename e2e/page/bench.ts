@@ -15,7 +15,9 @@
  * BroadcastChannel (both tabs share one browser context), so each round is
  * timed by the sender's own clock. Test-only setup lives here, never in the SDK.
  */
-import { createBrowserNode, createMessenger, bytes, frame, FrameDecoder, type BrowserNode, type Messenger } from '../../src/index.js'
+import { createBrowserNode, type BrowserNode } from '../../src/browser/index.js'
+import { createMessenger, bytes, type Messenger } from '../../src/index.js'
+import { frame, FrameDecoder } from '../../src/core/framing.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/bench/1.0.0'

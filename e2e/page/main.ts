@@ -4,7 +4,8 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { connectionPaths } from './rtc-path.js'
-import { createBrowserNode, createMessenger, string, loadIdentity, openOutbox, indexedDBOutboxStore, localStorageReceipts, type BrowserNode, type Messenger, type DropDetail, type Outbox, type Identity } from '../../src/index.js'
+import { createBrowserNode, loadIdentity, type BrowserNode, type Identity } from '../../src/browser/index.js'
+import { createMessenger, string, openOutbox, indexedDBOutboxStore, localStorageReceipts, type Messenger, type DropDetail, type Outbox } from '../../src/index.js'
 
 interface StartOptions {
   relays: string[]

@@ -6,7 +6,8 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { openDB } from 'idb'
-import { bytes, createBrowserNode, createMessenger, indexedDBOutboxStore, openOutbox, type BrowserNode, type Messenger } from '../../src/index.js'
+import { bytes, createMessenger, indexedDBOutboxStore, openOutbox, type Messenger } from '../../src/index.js'
+import { createBrowserNode, type BrowserNode } from '../../src/browser/index.js'
 
 const ON = '/obench/on/1.0.0'
 const OFF = '/obench/off/1.0.0'

@@ -16,9 +16,10 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import { createBrowserNode, bytes, type BrowserNode } from '../../src/index.js'
-import { bestConnection } from '../../src/connections.js'
-import { createRequestor, type Requestor, type RequestMode } from '../../src/request.js'
+import { createBrowserNode, type BrowserNode } from '../../src/browser/index.js'
+import { bytes } from '../../src/index.js'
+import { bestConnection } from '../../src/core/connections.js'
+import { createRequestor, type Requestor, type RequestMode } from '../../src/request/requestor.js'
 import type { Connection, PeerId } from '@libp2p/interface'
 
 const PROTOCOL = '/rbench/1.0.0'

@@ -5,9 +5,10 @@
  * Test-only setup lives here, never in the SDK.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createBrowserNode, json, type BrowserNode } from '../../src/index.js'
-import { bestConnection } from '../../src/connections.js'
-import { createRequestor, MULTIPLEXED_SUFFIX, type Requestor, type RequestMode } from '../../src/request.js'
+import { createBrowserNode, type BrowserNode } from '../../src/browser/index.js'
+import { json } from '../../src/index.js'
+import { bestConnection } from '../../src/core/connections.js'
+import { createRequestor, MULTIPLEXED_SUFFIX, type Requestor, type RequestMode } from '../../src/request/requestor.js'
 import type { PeerId, Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/e2e-rr/1.0.0'

@@ -1,1 +1,1 @@
-import '../../src/polyfill.js'
+import '../../src/util/polyfill.js'

@@ -4,7 +4,7 @@
  * run and, on a failure, the counter-example fast-check shrank it to and the
  * command that replays it.
  */
-import '../../src/polyfill.js'
+import '../../src/util/polyfill.js'
 import fc from 'fast-check'
 import { simIds } from './ids.js'
 import { runScenario, scenarios, stepCounts } from './commands.js'

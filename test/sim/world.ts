@@ -5,9 +5,11 @@
  * — README "What can be lost", stated as code.
  */
 import { Uint8ArrayList } from 'uint8arraylist'
-import { createMessenger, createRequestor, json, bytes, openOutbox, type Requestor, type Messenger, type DropDetail, type Outbox, type OutboxStore, type OutboxBatch, type OutboxRecord, type OutboxLane, type LedgerEntry, type ReceiptStore, type Receipt } from '../../src/index.js'
+import { createMessenger, json, bytes, openOutbox, type Messenger, type DropDetail, type Outbox, type ReceiptStore, type Receipt } from '../../src/index.js'
+import { createRequestor, type Requestor } from '../../src/request/index.js'
+import { type OutboxStore, type OutboxBatch, type OutboxRecord, type OutboxLane, type LedgerEntry } from '../../src/outbox/index.js'
 import { installClock, type SimClock } from './clock.js'
-import { isSuspect, livenessEvents } from '../../src/liveness.js'
+import { isSuspect, livenessEvents } from '../../src/core/liveness.js'
 import { SimNetwork, WINDOW, type SimNode, type SimConnection, type StreamRecord, type ConnectionKind } from './network.js'
 import type { PeerId } from '@libp2p/interface'
 

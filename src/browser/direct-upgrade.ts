@@ -17,9 +17,9 @@
  * A js-libp2p service: `services: { direct: directUpgrade() }`.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { Backoff } from './backoff.js'
-import { timedSignal } from './signals.js'
-import { usable } from './connections.js'
+import { Backoff } from '../util/backoff.js'
+import { timedSignal } from '../util/signals.js'
+import { usable } from '../core/connections.js'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -92,7 +92,13 @@ interface Attempt {
   waits: number
 }
 
-export class DirectUpgrade implements Startable {
+/** The direct upgrade, as `node.services.direct`. */
+export interface DirectUpgrade {
+  /** WebRTC dial attempts this node may still make (each is an RTCPeerConnection). */
+  readonly remainingAttempts: number
+}
+
+class DirectUpgradeImpl implements DirectUpgrade, Startable {
   private readonly components: DirectUpgradeComponents
   private readonly dialTimeout: number
   private readonly attemptsPerPeer: number
@@ -243,5 +249,5 @@ export function webrtcAddress (relayed: Multiaddr): Multiaddr | undefined {
 
 /** The direct upgrade as a js-libp2p service factory. */
 export function directUpgrade (init: DirectUpgradeInit = {}): (components: DirectUpgradeComponents) => DirectUpgrade {
-  return (components) => new DirectUpgrade(components, init)
+  return (components) => new DirectUpgradeImpl(components, init)
 }

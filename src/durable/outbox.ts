@@ -31,10 +31,14 @@
  * ```
  */
 import { TypedEventEmitter } from 'main-event'
-import { Backoff } from './backoff.js'
-import { MessengerStoppedError, StorageError, errorMessage } from './errors.js'
-import { timedSignal } from './signals.js'
+import { Backoff } from '../util/backoff.js'
+import { MessengerStoppedError, StorageError, errorMessage } from '../errors.js'
+import { timedSignal } from '../util/signals.js'
+import { registerLaneStore } from '../core/store.js'
+import type { LaneStore, Outbox, OutboxEvents, OutboxLaneView, RestoredLane } from '../core/store.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
+
+export type { Outbox, OutboxEvents }
 
 /** One stored message. */
 export interface OutboxRecord {
@@ -102,11 +106,6 @@ export interface OutboxStore {
    * be handed out again, and those messages are lost unreported.
    */
   readonly ledger?: OutboxLedger
-}
-
-export interface OutboxEvents {
-  /** Storage failed; the outbox keeps the changes in memory and retries with backoff. */
-  error: CustomEvent<StorageError>
 }
 
 export interface OutboxInit {
@@ -177,32 +176,6 @@ const CLOSE_FLUSH_TIMEOUT = 5_000
  */
 const UNKNOWN_POSITION_JUMP = 2 ** 24
 
-/** What the outbox needs of a lane (the outbound lane implements it). */
-export interface OutboxLaneView {
-  readonly peer: PeerId
-  readonly epoch: Uint8Array
-  readonly queue: { readonly length: number, seqAt: (i: number) => number }
-  readonly nextSeq: number
-  readonly unwritten: number
-  /** confirmed mode: the highest sequence number ever written to a stream */
-  readonly highestWritten: number
-  readonly connection?: unknown
-  payloadAt(i: number): Uint8Array
-}
-
-/** A lane as a previous session left it. */
-export interface RestoredLane {
-  epoch?: Uint8Array
-  nextSeq: number
-  records: Array<{ seq: number, payload: Uint8Array }>
-  /**
-   * numbers handed out before the restart whose messages are lost: reported
-   * as `'unsaved'` drops; `unconfirmed` when they had been written to a stream
-   * (confirmed mode) and so may have arrived
-   */
-  lost: Array<[number, number, boolean]>
-}
-
 /** Per lane: what is stored, and the lane itself once this session has one. */
 interface LaneState {
   protocol: string
@@ -225,7 +198,7 @@ interface LaneState {
 
 const laneKey = (protocol: string, peer: string): string => `${protocol}\n${peer}`
 
-class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
+class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, LaneStore {
   private readonly store: OutboxStore
   private readonly lanes = new Map<string, LaneState>()
   private readonly byLane = new Map<OutboxLaneView, LaneState>()
@@ -622,40 +595,12 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> {
   }
 }
 
-/**
- * The durable outbox. Pass it to `createMessenger({ outbox })`; it reports
- * storage failures as `error` events (the messenger forwards them).
- */
-export interface Outbox {
-  /** Resolves once every change made before this call is committed. */
-  flush(options?: AbortOptions): Promise<void>
-  /** Flush what is pending (bounded by `options.signal`) and close the store. */
-  close(options?: AbortOptions): Promise<void>
-  /** Peers with messages restored from a previous session on `protocol`. */
-  pendingRestored(protocol: string): string[]
-  addEventListener: TypedEventEmitter<OutboxEvents>['addEventListener']
-  removeEventListener: TypedEventEmitter<OutboxEvents>['removeEventListener']
-}
-
 /** Open an outbox on `store`, loading whatever a previous session left. */
 export async function openOutbox (store: OutboxStore, init: OutboxInit = {}, options?: AbortOptions): Promise<Outbox> {
   const outbox = new OutboxImpl(store, init)
   await outbox.load(init.laneTtl ?? DEFAULT_OUTBOX_LANE_TTL, options)
+  registerLaneStore(outbox, outbox)
   return outbox
-}
-
-/** The messenger's hooks into an outbox opened by `openOutbox`. */
-export interface LaneStore {
-  restore(protocol: string, peer: PeerId): RestoredLane | undefined
-  pendingRestored(protocol: string): string[]
-  changed(lane: OutboxLaneView, protocol: string): void
-  written(lane: OutboxLaneView): void
-  detach(lane: OutboxLaneView): void
-}
-
-/** The messenger's view of an outbox (the same object). */
-export function laneStore (outbox: Outbox): LaneStore {
-  return outbox as unknown as OutboxImpl
 }
 
 /** A ledger in a `Map`: for Node and tests (it survives a messenger, not a process). */

@@ -16,17 +16,17 @@
  * requestor that handles requests answers both.
  */
 import { TypedEventEmitter } from 'main-event'
-import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OPEN_TIMEOUT } from './constants.js'
-import { MessageTooLargeError, MessengerStoppedError } from './errors.js'
-import { RequestClient } from './request-client.js'
-import { RequestServer } from './request-server.js'
-import type { Codec } from './codec.js'
-import type { ClientNode, RequestMode } from './request-client.js'
-import type { RequestHandler } from './request-server.js'
+import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OPEN_TIMEOUT } from '../core/constants.js'
+import { MessageTooLargeError, MessengerStoppedError } from '../errors.js'
+import { RequestClient } from './client.js'
+import { RequestServer } from './server.js'
+import type { Codec } from '../core/codec.js'
+import type { ClientNode, RequestMode } from './client.js'
+import type { RequestHandler } from './server.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 
-export type { RequestMode } from './request-client.js'
-export type { HandlerContext, RequestHandler } from './request-server.js'
+export type { RequestMode } from './client.js'
+export type { HandlerContext, RequestHandler } from './server.js'
 
 /**
  * How long a request waits for its response (including dialing and opening a

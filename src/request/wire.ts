@@ -17,10 +17,14 @@
  * as it is seen, and a payload over the limit for its kind is skipped unread
  * (reported with its id, so only that request fails; the stream goes on).
  */
-import { SLAB_SIZE } from './constants.js'
-import { InvalidFrameError, ProtocolError } from './errors.js'
-import { varintLength, writeVarint } from './framing.js'
-import { writable } from './stream-writable.js'
+import { SLAB_SIZE } from '../core/constants.js'
+import {
+  InvalidFrameError,
+  withCause
+} from '../errors.js'
+import { ProtocolError } from './errors.js'
+import { varintLength, writeVarint } from '../core/framing.js'
+import { writable } from '../core/stream-writable.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
 
@@ -99,7 +103,7 @@ export function decodeError (payload: Uint8Array): { code: string, message: stri
     const message = decoder.decode(payload.subarray(i + 1 + length))
     return { code, message }
   } catch (err: any) {
-    throw new ProtocolError(`Malformed ERROR frame: ${err?.message ?? err}`, { cause: err })
+    throw withCause(new ProtocolError(`Malformed ERROR frame: ${err?.message ?? err}`), err)
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Waiting for room in a stream's write buffer, correctly.
  */
-import { StreamResetError } from './errors.js'
+import { StreamResetError } from '../errors.js'
 import type { Stream } from '@libp2p/interface'
 
 /**

@@ -16,21 +16,21 @@
  *   the writing side, read one RESPONSE or ERROR); giving up resets the stream.
  */
 import { setMaxListeners } from 'main-event'
-import { bestConnection, connectionRank, connectionTo } from './connections.js'
+import { bestConnection, connectionRank, connectionTo } from '../core/connections.js'
 import {
-  FrameTooLargeError, MessengerStoppedError, ProtocolError, QueueFullError, RemoteError, RequestAbortedError,
-  RequestTimeoutError, StreamOpenError, TooManyRequestsError,
-  errorMessage
-} from './errors.js'
-import { varintLength, writeVarint } from './framing.js'
+  FrameTooLargeError, MessengerStoppedError, QueueFullError, StreamOpenError, errorMessage,
+  withCause
+} from '../errors.js'
+import { ProtocolError, RemoteError, RequestAbortedError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
+import { varintLength, writeVarint } from '../core/framing.js'
 import {
   CANCEL, ERR_TIMEOUT, ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_PAYLOAD, REQUEST, RESPONSE,
   RequestFrameReader, decodeError
-} from './request-wire.js'
-import { timedSignal } from './signals.js'
+} from './wire.js'
+import { timedSignal } from '../util/signals.js'
 import { Uint8ArrayList } from 'uint8arraylist'
-import type { Codec } from './codec.js'
-import type { FrameSink } from './request-wire.js'
+import type { Codec } from '../core/codec.js'
+import type { FrameSink } from './wire.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 /** The parts of a libp2p node the calling side uses. */
@@ -404,7 +404,7 @@ class Lane<Res> {
         reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
       } catch (err: any) {
         finish()
-        call.fail(err.name === 'ProtocolError' || err.name === 'FrameTooLargeError' ? err : new ProtocolError(`Bad frame from ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
+        call.fail(err instanceof ProtocolError || err instanceof FrameTooLargeError ? err : withCause(new ProtocolError(`Bad frame from ${this.peer.toString()}: ${errorMessage(err)}`), err))
         s.abort(err)
       }
     }
@@ -482,7 +482,7 @@ function decodeInto<Res> (codec: Codec<Res>, payload: Uint8Array, call: Call<Res
   try {
     value = codec.decode(payload)
   } catch (err: any) {
-    call.fail(new ProtocolError(`Could not decode the response: ${errorMessage(err)}`, { cause: err }))
+    call.fail(withCause(new ProtocolError(`Could not decode the response: ${errorMessage(err)}`), err))
     return
   }
   call.succeed(value)
@@ -528,7 +528,7 @@ class Conduit<Res> implements FrameSink {
       try {
         this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
       } catch (err: any) {
-        this.broken(err.name === 'ProtocolError' ? err : new ProtocolError(`Bad frame from ${lane.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
+        this.broken(err instanceof ProtocolError ? err : withCause(new ProtocolError(`Bad frame from ${lane.peer.toString()}: ${errorMessage(err)}`), err))
       }
     }
     this.onEnd = () => {

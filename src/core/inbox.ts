@@ -3,7 +3,7 @@
  * iterable, with one-shot `receive()` and per-source accounting so that one
  * flooding peer is paused without stalling the others.
  */
-import { MessengerStoppedError } from './errors.js'
+import { MessengerStoppedError } from '../errors.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 
 /** A received message. */

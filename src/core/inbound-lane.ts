@@ -17,7 +17,7 @@
  * dropped; the receiver acknowledges, cumulatively, what the application has
  * taken.
  */
-import { InboundOverflowError, MalformedMessageError, TruncatedFrameError, errorMessage } from './errors.js'
+import { InboundOverflowError, MalformedMessageError, TruncatedFrameError, errorMessage } from '../errors.js'
 import { FrameDecoder, writeVarint } from './framing.js'
 import type { Codec } from './codec.js'
 import type { InboxSource } from './inbox.js'

@@ -12,14 +12,14 @@
  * queue after they are written until the receiver acknowledges them, and are
  * written again on the next stream if the current one breaks.
  */
-import { Backoff } from './backoff.js'
+import { Backoff } from '../util/backoff.js'
 import { bestConnection, connectionTo, supersedes } from './connections.js'
 import type { Dialer } from './connections.js'
-import { InvalidFrameError, MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError, errorMessage } from './errors.js'
+import { InvalidFrameError, MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError, errorMessage, withCause } from '../errors.js'
 import { FrameDecoder, framePayload, readVarint, varintLength, writeVarint } from './framing.js'
 import type { Cursor } from './framing.js'
 import { FrameQueue } from './frame-queue.js'
-import { timedSignal } from './signals.js'
+import { timedSignal } from '../util/signals.js'
 import { writable } from './stream-writable.js'
 import { anySignal } from 'any-signal'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -646,7 +646,7 @@ export class OutboundLane {
     if (this.opts.confirmed) {
       this.written = 0
     }
-    this.scheduleRetry(err.name === 'StreamOpenError' ? err : new StreamResetError(`Stream ${this.opts.protocol} to ${this.peer.toString()} failed: ${err.message}`, { cause: err }))
+    this.scheduleRetry(err instanceof StreamOpenError ? err : withCause(new StreamResetError(`Stream ${this.opts.protocol} to ${this.peer.toString()} failed: ${err.message}`), err))
   }
 
   private scheduleRetry (err: Error): void {

@@ -11,7 +11,7 @@
  * retries.
  */
 import { openDB, unwrap } from 'idb'
-import { StorageError, errorMessage } from './errors.js'
+import { StorageError, errorMessage } from '../errors.js'
 import type { LedgerEntry, OutboxBatch, OutboxLane, OutboxLedger, OutboxRecord, OutboxStore } from './outbox.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { DBSchema, IDBPDatabase } from 'idb'

@@ -4,13 +4,13 @@
  */
 import { ChannelImpl } from './channel.js'
 import { DEFAULT_MAX_TOTAL_QUEUED_BYTES } from './constants.js'
-import { MessengerStoppedError } from './errors.js'
-import { timedSignal } from './signals.js'
+import { MessengerStoppedError } from '../errors.js'
+import { timedSignal } from '../util/signals.js'
 import type { Channel, ChannelContext, ChannelInit, MessengerNode, ReceiptStore } from './channel.js'
-import { laneStore } from './outbox.js'
-import { MemoryReceipts } from './receipts.js'
+import { laneStoreOf } from './store.js'
 import type { Budget, OutboundLane } from './outbound-lane.js'
-import type { Outbox } from './outbox.js'
+import type { Receipt } from './inbound-lane.js'
+import type { Outbox } from './store.js'
 import { setMaxListeners } from 'main-event'
 import { checkOlderConnections } from './liveness.js'
 import type { AbortOptions, Connection } from '@libp2p/interface'
@@ -163,7 +163,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
     this.core = core
     this.init = init
     if (init.outbox != null) {
-      this.store = laneStore(init.outbox)
+      this.store = laneStoreOf(init.outbox)
       init.outbox.addEventListener('error', this.onOutboxError)
       this.restoreLanes()
     }
@@ -226,7 +226,13 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
  * ```
  */
 export function createMessenger<T> (node: MessengerNode, init: MessengerInit<T>): Messenger<T> {
-  const core = new Core(node, init.maxTotalQueuedBytes ?? DEFAULT_MAX_TOTAL_QUEUED_BYTES, init.receipts ?? new MemoryReceipts())
+  const core = new Core(node, init.maxTotalQueuedBytes ?? DEFAULT_MAX_TOTAL_QUEUED_BYTES, init.receipts ?? inMemory())
   return new MessengerImpl<T>(core, init)
 }
 
+
+/** Receipts in memory: the default (Node, tests). */
+function inMemory (): ReceiptStore {
+  const map = new Map<string, Receipt>()
+  return { get: (key) => map.get(key), set: (key, receipt) => { map.set(key, receipt) } }
+}

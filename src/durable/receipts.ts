@@ -5,14 +5,16 @@
  * "it is recorded": after a reload the sender resends what was not
  * acknowledged and duplicates are dropped.
  */
-import type { ReceiptStore } from './channel.js'
-import type { Receipt } from './inbound-lane.js'
+import type { ReceiptStore } from '../core/channel.js'
+import type { Receipt } from '../core/inbound-lane.js'
 
-/** In memory (Node, tests). */
-export class MemoryReceipts implements ReceiptStore {
-  private readonly map = new Map<string, Receipt>()
-  get (key: string): Receipt | undefined { return this.map.get(key) }
-  set (key: string, receipt: Receipt): void { this.map.set(key, receipt) }
+/** In memory (Node, tests): the messenger's default. */
+export function memoryReceipts (): ReceiptStore {
+  const map = new Map<string, Receipt>()
+  return {
+    get: (key) => map.get(key),
+    set: (key, receipt) => { map.set(key, receipt) }
+  }
 }
 
 /**

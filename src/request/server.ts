@@ -15,14 +15,17 @@
  * the stream's reading pauses until they are written, so the transport's flow
  * control stops the caller rather than memory filling up here.
  */
-import { MessengerStoppedError, ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
+import {
+  MessengerStoppedError
+} from '../errors.js'
+import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
 import {
   CANCEL, ERR_ENCODE, ERR_MALFORMED_REQUEST, ERR_REMOTE, ERR_REQUEST_TOO_LARGE, ERR_RESPONSE_TOO_LARGE, ERR_TIMEOUT,
   ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_CODE_LENGTH, REQUEST, RESPONSE, RequestFrameReader, STREAM_HIGH_WATER,
   encodeError
-} from './request-wire.js'
-import type { Codec } from './codec.js'
-import type { FrameSink } from './request-wire.js'
+} from './wire.js'
+import type { Codec } from '../core/codec.js'
+import type { FrameSink } from './wire.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 

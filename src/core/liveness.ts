@@ -12,7 +12,7 @@
  * the peer upgrading a relayed one (which it keeps): it makes only older
  * direct connections suspect.
  */
-import { timedSignal } from './signals.js'
+import { timedSignal } from '../util/signals.js'
 import type { Connection } from '@libp2p/interface'
 
 /**

@@ -12,8 +12,8 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Backoff } from './backoff.js'
-import { timedSignal } from './signals.js'
+import { Backoff } from '../util/backoff.js'
+import { timedSignal } from '../util/signals.js'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -83,7 +83,19 @@ interface Relay {
   backoff: Backoff
 }
 
-export class RelayKeeper extends TypedEventEmitter<RelayKeeperEvents> implements Startable {
+/** The relay keeper, as `node.services.relays`. */
+export interface RelayKeeper {
+  /** Every configured relay and whether we hold a reservation on it now. */
+  status(): RelayStatus[]
+  /** True while at least one reservation is held. */
+  readonly online: boolean
+  /** Check every relay now (also runs on events and on a timer): after `online`, say. */
+  checkAll(): void
+  addEventListener: TypedEventEmitter<RelayKeeperEvents>['addEventListener']
+  removeEventListener: TypedEventEmitter<RelayKeeperEvents>['removeEventListener']
+}
+
+class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements RelayKeeper, Startable {
   private readonly components: RelayKeeperComponents
   private readonly relays: Relay[]
   private readonly checkInterval: number
@@ -199,5 +211,5 @@ export class RelayKeeper extends TypedEventEmitter<RelayKeeperEvents> implements
 
 /** The relay keeper as a js-libp2p service factory. */
 export function relayKeeper (init: RelayKeeperInit): (components: RelayKeeperComponents) => RelayKeeper {
-  return (components) => new RelayKeeper(components, init)
+  return (components) => new RelayKeeperImpl(components, init)
 }

@@ -13,7 +13,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { Circuit } from '@multiformats/multiaddr-matcher'
-import { timedSignal } from './signals.js'
+import { timedSignal } from '../util/signals.js'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 

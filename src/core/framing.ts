@@ -13,7 +13,7 @@
  * actually arrived.
  */
 import { encodeUint8Array, encodingLength } from 'uint8-varint'
-import { FrameTooLargeError, InvalidFrameError } from './errors.js'
+import { FrameTooLargeError, InvalidFrameError } from '../errors.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export { encodingLength as varintLength }

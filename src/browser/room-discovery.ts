@@ -14,9 +14,9 @@
  */
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
-import { Backoff } from './backoff.js'
+import { Backoff } from '../util/backoff.js'
 import { roomTopic } from './rooms.js'
-import { timedSignal } from './signals.js'
+import { timedSignal } from '../util/signals.js'
 import type { PubSubPeerDiscovery, PubSubPeerDiscoveryComponents } from '@libp2p/pubsub-peer-discovery'
 import type { Connection, Libp2pEvents, PeerDiscovery, PeerId, PeerInfo, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -68,7 +68,16 @@ export interface RoomDiscoveryLink {
   discovery?: PubSubPeerDiscovery
 }
 
-export class RoomDiscovery implements Startable {
+/** Room discovery, as `node.services.room`. */
+export interface RoomDiscovery {
+  readonly room: string
+  /** The pubsub topic it announces on. */
+  readonly topic: string
+  /** Announce ourselves to the room now (rate-limited). */
+  announceSoon(): void
+}
+
+class RoomDiscoveryImpl implements RoomDiscovery, Startable {
   readonly room: string
   readonly topic: string
   private readonly components: RoomDiscoveryComponents
@@ -206,6 +215,6 @@ export function roomDiscovery (init: RoomDiscoveryInit): {
       link.discovery = d as PubSubPeerDiscovery
       return d
     },
-    service: (components) => new RoomDiscovery(components, init, link)
+    service: (components) => new RoomDiscoveryImpl(components, init, link)
   }
 }

@@ -12,14 +12,14 @@ import {
   DEFAULT_MAX_INBOUND_MESSAGES, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_QUEUED_BYTES,
   DEFAULT_MAX_QUEUED_MESSAGES, DEFAULT_MAX_UNACKED, DEFAULT_MIN_BACKOFF, DEFAULT_OPEN_TIMEOUT, DEFAULT_QUEUE_TTL
 } from './constants.js'
-import { MessageTooLargeError, MessengerStoppedError } from './errors.js'
+import { MessageTooLargeError, MessengerStoppedError } from '../errors.js'
 import { frame } from './framing.js'
 import { InboundLane } from './inbound-lane.js'
 import { Inbox } from './inbox.js'
 import { LARGE_PAYLOAD, OutboundLane } from './outbound-lane.js'
 import { PeerHandle } from './peer.js'
 import type { Codec } from './codec.js'
-import type { LaneStore } from './outbox.js'
+import type { LaneStore } from './store.js'
 import type { ConnectionKind } from './connections.js'
 import type { ChannelEvents, DropDetail, ErrorDetail, RangeDetail } from './events.js'
 import type { InboundHost, InboundOptions, Receipt } from './inbound-lane.js'
