@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { FrameDecoder, frame } from '../src/core/framing.js'
-import { bytes, string, json, FrameTooLargeError, InvalidFrameError } from '../src/index.js'
-import { FrameQueue } from '../src/core/frame-queue.js'
-import { utf8Length } from '../src/core/codec.js'
+import { FrameDecoder, frame } from '../../src/core/framing.js'
+import { bytes, string, json, FrameTooLargeError, InvalidFrameError } from '../../src/index.js'
+import { FrameQueue } from '../../src/core/frame-queue.js'
+import { utf8Length } from '../../src/core/codec.js'
 
 function decodeAll (decoder: FrameDecoder, chunks: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = []

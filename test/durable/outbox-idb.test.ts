@@ -4,7 +4,7 @@
  */
 import 'fake-indexeddb/auto'
 import { describe, it, expect } from 'vitest'
-import { indexedDBOutboxStore, openOutbox } from '../src/index.js'
+import { indexedDBOutboxStore, openOutbox } from '../../src/index.js'
 
 const rec = (peer: string, seq: number): { protocol: string, peer: string, seq: number, payload: Uint8Array } => ({ protocol: '/p/1', peer, seq, payload: new Uint8Array([seq & 0xff]) })
 

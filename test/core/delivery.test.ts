@@ -5,8 +5,8 @@
  */
 import { describe, it, expect } from 'vitest'
 import { lpStream } from '@libp2p/utils'
-import { createMessenger, bytes, string, type DropDetail } from '../src/index.js'
-import { createNodes, connect, introduce, until, stopAfterEach } from './helpers/nodes.js'
+import { createMessenger, bytes, string, type DropDetail } from '../../src/index.js'
+import { createNodes, connect, introduce, until, stopAfterEach } from '../helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/delivery-test/1.0.0'

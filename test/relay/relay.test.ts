@@ -5,7 +5,7 @@
  * No mocks.
  */
 // Node 20 has no global WebSocket, which @libp2p/websockets needs to dial
-import '../relay/node-websocket.js'
+import '../../relay/node-websocket.js'
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -21,14 +21,14 @@ import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { roomTopic } from '../src/browser/rooms.js'
+import { roomTopic } from '../../src/browser/rooms.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { PubSubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import type { ChildProcess } from 'node:child_process'
 
-const ROOT = new URL('..', import.meta.url).pathname
+const ROOT = new URL('../..', import.meta.url).pathname
 const ECHO = '/relay-test/echo/1.0.0'
 /** pubsub-peer-discovery re-broadcast interval used by the test clients */
 const DISCOVERY_INTERVAL = 1_000

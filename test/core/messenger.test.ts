@@ -3,9 +3,9 @@
  * tests, ported, and more.
  */
 import { describe, it, expect } from 'vitest'
-import { createMessenger, bytes, string, json, MessageTooLargeError, QueueFullError, type Messenger, type DropDetail } from '../src/index.js'
-import { ChatMessage } from './fixtures/chat.js'
-import { createNodes, connect, introduce, until, stopAll, stopAfterEach, type TestNode } from './helpers/nodes.js'
+import { createMessenger, bytes, string, json, MessageTooLargeError, QueueFullError, type Messenger, type DropDetail } from '../../src/index.js'
+import { ChatMessage } from '../fixtures/chat.js'
+import { createNodes, connect, introduce, until, stopAll, stopAfterEach, type TestNode } from '../helpers/nodes.js'
 import type { PeerId } from '@libp2p/interface'
 
 const PROTOCOL = '/test-messenger/1.0.0'

@@ -3,7 +3,7 @@
  * limits while others are still served; a relay with hundreds of reserved
  * peers keeps serving reservations, relayed connections and room discovery.
  */
-import '../relay/node-websocket.js'
+import '../../relay/node-websocket.js'
 import { describe, it, expect, afterAll, beforeAll } from 'vitest'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -12,10 +12,10 @@ import { identify } from '@libp2p/identify'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { createRelay, type Relay } from '../relay/server.js'
-import { createBrowserNode } from '../src/browser/index.js'
-import { createMessenger, string } from '../src/index.js'
-import { until } from './helpers/nodes.js'
+import { createRelay, type Relay } from '../../relay/server.js'
+import { createBrowserNode } from '../../src/browser/index.js'
+import { createMessenger, string } from '../../src/index.js'
+import { until } from '../helpers/nodes.js'
 import type { Libp2p } from '@libp2p/interface'
 
 let relay: Relay

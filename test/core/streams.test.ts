@@ -10,8 +10,8 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { createMessenger, bytes, string, type Messenger, type ErrorDetail } from '../src/index.js'
-import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from './helpers/nodes.js'
+import { createMessenger, bytes, string, type Messenger, type ErrorDetail } from '../../src/index.js'
+import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from '../helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/streams-test/1.0.0'
