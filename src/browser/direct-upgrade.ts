@@ -20,7 +20,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from '../util/backoff.js'
 import { timedSignal } from '../util/signals.js'
 import { usable } from '../core/connections.js'
-import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -74,6 +75,7 @@ export interface DirectUpgradeInit {
 
 export interface DirectUpgradeComponents {
   peerId: PeerId
+  logger?: ComponentLogger
   events: TypedEventTarget<Libp2pEvents>
   connectionManager: {
     openConnection(peer: Multiaddr, options?: AbortOptions & { force?: boolean }): Promise<Connection>
@@ -113,8 +115,11 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
 
   readonly [Symbol.toStringTag] = 'libp2p-messenger/direct-upgrade'
 
+  private readonly log: Logger
+
   constructor (components: DirectUpgradeComponents, init: DirectUpgradeInit = {}) {
     this.components = components
+    this.log = (components.logger ?? defaultLogger()).forComponent('libp2p-messenger:direct-upgrade')
     this.dialTimeout = init.dialTimeout ?? DEFAULT_DIRECT_DIAL_TIMEOUT
     this.attemptsPerPeer = init.attemptsPerPeer ?? DEFAULT_DIRECT_ATTEMPTS_PER_PEER
     this.attemptsLeft = init.attemptsTotal ?? DEFAULT_DIRECT_ATTEMPTS_TOTAL
@@ -218,12 +223,14 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
     }
     a.attempts++
     this.attemptsLeft--
+    this.log('dialing %p directly (attempt %d, %d left in all)', a.peer, a.attempts, this.attemptsLeft)
     a.dialing = true
     const timed = timedSignal(this.dialTimeout, this.controller.signal)
     try {
       await this.components.connectionManager.openConnection(a.address, { signal: timed.signal, force: true })
       this.pending.delete(key)
-    } catch {
+    } catch (err) {
+      this.log('direct dial to %p failed - %e', a.peer, err)
       if (!this.controller.signal.aborted && this.pending.get(key) === a) {
         a.timer = setTimeout(() => { void this.dial(a) }, a.backoff.next())
       }

@@ -14,7 +14,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { Circuit } from '@multiformats/multiaddr-matcher'
 import { timedSignal } from '../util/signals.js'
-import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -39,6 +40,7 @@ export interface RejoinInit {
 
 export interface RejoinComponents {
   peerId: PeerId
+  logger?: ComponentLogger
   events: TypedEventTarget<Libp2pEvents>
   connectionManager: {
     openConnection(peer: Multiaddr, options?: AbortOptions): Promise<Connection>
@@ -60,8 +62,11 @@ class Rejoin implements Startable {
   private readonly onAddresses = (): void => { this.dialSaved() }
   private readonly onPageHide = (evt: Event): void => { if ((evt as PageTransitionEvent).persisted !== true) this.save() }
 
+  private readonly log: Logger
+
   constructor (components: RejoinComponents, init: RejoinInit) {
     this.components = components
+    this.log = (components.logger ?? defaultLogger()).forComponent('libp2p-messenger:rejoin')
     this.maxAge = init.maxAge ?? DEFAULT_REJOIN_MAX_AGE
     this.relays = init.relays.map(address => ({ address, id: address.split('/p2p/').pop() ?? '' }))
     this.key = `libp2p-messenger/rejoin/${components.peerId.toString()}`
@@ -92,7 +97,8 @@ class Rejoin implements Startable {
         return []
       }
       return saved.peers.filter(p => typeof p === 'string').slice(0, MAX_REJOIN_PEERS)
-    } catch {
+    } catch (err) {
+      this.log('nothing to rejoin - %e', err)
       return []
     }
   }
@@ -104,7 +110,9 @@ class Rejoin implements Startable {
       .filter(p => !relayIds.has(p)))]
     try {
       globalThis.sessionStorage?.setItem(this.key, JSON.stringify({ at: Date.now(), peers: peers.slice(0, MAX_REJOIN_PEERS) }))
-    } catch {}
+    } catch (err) {
+      this.log.error('could not save the peers to rejoin - %e', err)
+    }
   }
 
   /** Once we hold a reservation: dial each saved peer through that relay. */
@@ -121,13 +129,14 @@ class Rejoin implements Startable {
     this.pending = undefined
     this.components.events.removeEventListener('self:peer:update', this.onAddresses)
     this.components.events.removeEventListener('transport:listening', this.onAddresses)
+    this.log('rejoining %d peers through %s', peers.length, relay.address)
     for (const peer of peers) {
       if (this.components.connectionManager.getConnections().some(c => c.remotePeer.toString() === peer)) {
         continue
       }
       const timed = timedSignal(REJOIN_DIAL_TIMEOUT, this.controller.signal)
       this.components.connectionManager.openConnection(multiaddr(`${relay.address}/p2p-circuit/p2p/${peer}`), { signal: timed.signal })
-        .catch(() => {}) // gone for good, or back later through discovery
+        .catch((err) => { this.log('could not rejoin %s (gone, or back later through discovery) - %e', peer, err) })
         .finally(() => { timed.clear() })
     }
   }

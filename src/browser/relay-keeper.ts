@@ -14,7 +14,9 @@ import { TypedEventEmitter } from 'main-event'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from '../util/backoff.js'
 import { timedSignal } from '../util/signals.js'
-import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import { errorMessage } from '../errors.js'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -53,6 +55,7 @@ export interface RelayKeeperInit {
 }
 
 export interface RelayKeeperComponents {
+  logger?: ComponentLogger
   events: TypedEventTarget<Libp2pEvents>
   connectionManager: {
     openConnection(peer: Multiaddr, options?: AbortOptions): Promise<Connection>
@@ -104,9 +107,12 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
   private readonly controller = new AbortController()
   private readonly onEvent = (): void => { queueMicrotask(() => { this.checkAll() }) }
 
+  private readonly log: Logger
+
   constructor (components: RelayKeeperComponents, init: RelayKeeperInit) {
     super()
     this.components = components
+    this.log = (components.logger ?? defaultLogger()).forComponent('libp2p-messenger:relay-keeper')
     this.checkInterval = init.checkInterval ?? DEFAULT_RELAY_CHECK_INTERVAL
     this.dialTimeout = init.dialTimeout ?? DEFAULT_RELAY_DIAL_TIMEOUT
     this.relays = init.relays.map(address => {
@@ -173,6 +179,7 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
       if (reserved) {
         relay.backoff.reset()
       }
+      this.log('%s reservation on %s', reserved ? 'holding a' : 'lost the', relay.address)
       this.safeDispatchEvent('reservation:change', { detail: { address: relay.address, reserved } })
     }
     if (reserved || relay.dialing) {
@@ -201,7 +208,10 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
     this.components.connectionManager.openConnection(relay.ma, { signal: timed.signal })
       .then(() => { relay.connectedSince = Date.now() })
       // a failed WebSocket dial can reject with a plain Event, not an Error
-      .catch(() => { relay.nextDial = Date.now() + relay.backoff.next() })
+      .catch((err) => {
+        relay.nextDial = Date.now() + relay.backoff.next()
+        this.log('could not reach relay %s, next try in %d ms - %s', relay.address, relay.nextDial - Date.now(), errorMessage(err))
+      })
       .finally(() => {
         timed.clear()
         relay.dialing = false

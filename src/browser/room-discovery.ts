@@ -18,7 +18,8 @@ import { Backoff } from '../util/backoff.js'
 import { roomTopic } from './rooms.js'
 import { timedSignal } from '../util/signals.js'
 import type { PubSubPeerDiscovery, PubSubPeerDiscoveryComponents } from '@libp2p/pubsub-peer-discovery'
-import type { Connection, Libp2pEvents, PeerDiscovery, PeerId, PeerInfo, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerDiscovery, PeerId, PeerInfo, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -54,6 +55,7 @@ interface PubSubLike {
 
 export interface RoomDiscoveryComponents {
   peerId: PeerId
+  logger?: ComponentLogger
   events: TypedEventTarget<Libp2pEvents>
   connectionManager: {
     openConnection(peer: Multiaddr, options?: AbortOptions): Promise<Connection>
@@ -98,8 +100,11 @@ class RoomDiscoveryImpl implements RoomDiscovery, Startable {
 
   readonly [Symbol.toStringTag] = 'libp2p-messenger/room-discovery'
 
+  private readonly log: Logger
+
   constructor (components: RoomDiscoveryComponents, init: RoomDiscoveryInit, link: RoomDiscoveryLink) {
     this.components = components
+    this.log = (components.logger ?? defaultLogger()).forComponent('libp2p-messenger:room')
     this.room = init.room
     this.topic = roomTopic(init.room)
     this.link = link
@@ -146,7 +151,10 @@ class RoomDiscoveryImpl implements RoomDiscovery, Startable {
       this.lastAnnounce = Date.now()
       try {
         this.link.discovery?._broadcast()
-      } catch {}
+        this.log.trace('announced to room %s', this.room)
+      } catch (err) {
+        this.log.error('could not announce to room %s - %e', this.room, err)
+      }
     }, wait)
   }
 

@@ -26,10 +26,13 @@ import type { InboundHost, InboundOptions, Receipt } from './inbound-lane.js'
 import type { Received } from './inbox.js'
 import type { Budget, DropReason, LaneHost, LaneNode, LaneOptions, QueuePolicy } from './outbound-lane.js'
 import type { Peer } from './peer.js'
-import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** The parts of a libp2p node the messenger uses. */
-export type MessengerNode = Pick<Libp2p, 'peerId' | 'getConnections' | 'dial' | 'handle' | 'unhandle' | 'register' | 'unregister' | 'addEventListener' | 'removeEventListener' | 'peerStore'>
+export type MessengerNode = Pick<Libp2p, 'peerId' | 'getConnections' | 'dial' | 'handle' | 'unhandle' | 'register' | 'unregister' | 'addEventListener' | 'removeEventListener' | 'peerStore'> & {
+  /** The node's component logger (every libp2p node has one): logs go to `libp2p-messenger:*`. */
+  logger?: ComponentLogger
+}
 
 /** Delivery modes. */
 export type Delivery = 'default' | 'confirmed'
@@ -116,6 +119,7 @@ export interface ChannelContext {
   readonly budget: Budget
   readonly signal: AbortSignal
   readonly receipts: ReceiptStore
+  readonly log: Logger
   /** Lanes to one peer, across channels, for priorities. */
   waitTurn(lane: OutboundLane, priority: number): Promise<void> | undefined
   laneDrained(lane: OutboundLane): void
@@ -175,6 +179,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   readonly node: LaneNode
   readonly budget: Budget
   readonly signal: AbortSignal
+  readonly log: Logger
   readonly inbox = new Inbox<T>()
   store?: LaneStore
 
@@ -206,6 +211,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     this.node = ctx.node
     this.budget = ctx.budget
     this.signal = ctx.signal
+    this.log = name === 'default' ? ctx.log : ctx.log.newScope(name)
     this.maxMessageSize = init.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
     this.encodeInto = this.codec.encodingLength != null && this.codec.encodeInto != null
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
@@ -262,7 +268,9 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
         if (peer.protocols.includes(this.protocol)) {
           this.join(conn.remotePeer)
         }
-      } catch {}
+      } catch (err) {
+        this.log.trace('no protocols known yet for %p - %e', conn.remotePeer, err)
+      }
     }
   }
 
@@ -417,7 +425,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     }
     this.handles.clear()
     this.members.clear()
-    await node.unhandle(this.protocol).catch(() => {})
+    await node.unhandle(this.protocol).catch((err) => { this.log.error('could not unregister %s - %e', this.protocol, err) })
   }
 
   // --- LaneHost ---
@@ -465,6 +473,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   }
 
   error (lane: OutboundLane | InboundLane<T>, err: Error): void {
+    this.log.error('%p - %e', lane.peer, err)
     this.emit(lane.peer, 'error', { peer: lane.peer, channel: this.name, error: err })
   }
 
@@ -534,7 +543,9 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     for (const peer of this.store?.pendingRestored(this.protocol) ?? []) {
       try {
         this.lane(peerIdFromString(peer))
-      } catch {}
+      } catch (err) {
+        this.log.error('could not restore the lane to %s - %e', peer, err)
+      }
     }
   }
 
@@ -574,6 +585,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       return
     }
     this.members.set(key, peer)
+    this.log('%p joined', peer)
     this.emit(peer, 'peer:join', peer)
   }
 
@@ -582,6 +594,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     if (!this.members.delete(key)) {
       return
     }
+    this.log('%p left', peer)
     this.emit(peer, 'peer:leave', peer)
   }
 
@@ -597,6 +610,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       if (d.unconfirmed) {
         detail.unconfirmed = true
       }
+      this.log('dropped %d to %p (%s)%s', d.count, d.lane.peer, d.reason, d.first != null ? ` ${d.first}-${d.last}` : '')
       if (d.error != null) {
         detail.error = d.error
       }

@@ -18,10 +18,11 @@
  * taken.
  */
 import { InboundOverflowError, MalformedMessageError, TruncatedFrameError, errorMessage } from '../errors.js'
-import { FrameDecoder, writeVarint } from './framing.js'
+import { FrameDecoder } from './framing.js'
+import { EPOCH_BYTES, HELLO_SEQ, MAX_SEQ_BYTES, ackFrame, helloEpoch, readSequenced } from './confirmed-wire.js'
 import type { Codec } from './codec.js'
 import type { InboxSource } from './inbox.js'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** Confirmed mode: the last sequence number the application took from a sender, per epoch. */
 export interface Receipt {
@@ -40,6 +41,7 @@ export interface InboundOptions {
 
 export interface InboundHost<T> {
   readonly codec: Codec<T>
+  readonly log: Logger
   /** A decoded message, in order. */
   deliver(lane: InboundLane<T>, value: T, seq: number, bytes: number): void
   /** A stream from this peer was reset because of what it sent. */
@@ -51,7 +53,6 @@ export interface InboundHost<T> {
   idle(lane: InboundLane<T>): void
 }
 
-const HELLO_LENGTH = 9
 /** yamux's largest stream receive window. */
 const MAX_STREAM_WINDOW = 16 * 1024 * 1024
 
@@ -198,10 +199,13 @@ export class InboundLane<T> implements InboxSource {
   source: InboxSource = new EpochSource(this, 0)
   private ackTimer?: ReturnType<typeof setTimeout>
 
+  private readonly log: Logger
+
   constructor (peer: PeerId, host: InboundHost<T>, opts: InboundOptions) {
     this.peer = peer
     this.host = host
     this.opts = opts
+    this.log = host.log.newScope(`from:${peer.toString().slice(-8)}`)
     if (opts.confirmed) {
       const receipt = host.loadReceipt(peer)
       if (receipt != null) {
@@ -224,8 +228,9 @@ export class InboundLane<T> implements InboxSource {
     }
     if (!this.opts.confirmed) {
       // nothing flows back in the default mode: close our writable end now
-      stream.close().catch(() => {})
+      stream.close().catch((err) => { this.log('could not close the writable end - %e', err) })
     }
+    this.log.trace('stream %s (%d waiting)', stream.id, this.readers.length)
     // a paused stream buffers what the sender already had in flight: allow a
     // full yamux window (16 MiB) beyond the largest message before libp2p resets it
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_STREAM_WINDOW + this.opts.maxMessageSize * 2)
@@ -274,7 +279,7 @@ export class InboundLane<T> implements InboxSource {
   streamEnded (reader: StreamReader<T>): void {
     if (this.opts.confirmed && this.readers.includes(reader)) {
       this.sendAck(true)
-      reader.stream.close().catch(() => {})
+      reader.stream.close().catch((err) => { this.log('could not close the stream - %e', err) })
     }
     this.remove(reader)
   }
@@ -331,6 +336,7 @@ export class InboundLane<T> implements InboxSource {
     }
     if (!this.full && Date.now() - active.lastDataAt > this.opts.handoverTimeout) {
       // the older stream went silent while a newer one waits: abandon it (and only it)
+      this.log('stream %s silent for %d ms while a newer one waits: abandoning it', active.stream.id, this.opts.handoverTimeout)
       active.detach()
       active.stream.abort(new Error('Replaced by a newer stream from the same peer'))
       this.remove(active)
@@ -367,25 +373,9 @@ export class InboundLane<T> implements InboxSource {
   }
 
   private confirmedFrame (reader: StreamReader<T>, payload: Uint8Array): void {
-    // varint sequence number, then the message
-    let seq = 0
-    let i = 0
-    for (; i < payload.byteLength && i < 8; i++) {
-      const b = payload[i]
-      seq += (b & 0x7f) * 2 ** (7 * i)
-      if (b < 0x80) {
-        break
-      }
-    }
-    if (i >= payload.byteLength || i >= 8) {
-      throw new MalformedMessageError('Confirmed frame without a valid sequence number')
-    }
-    const body = payload.subarray(i + 1)
-    if (seq === 0) {
-      if (body.byteLength !== HELLO_LENGTH - 1) {
-        throw new MalformedMessageError('Malformed hello frame')
-      }
-      const epoch = hex(body)
+    const { seq, body } = readSequenced(payload)
+    if (seq === HELLO_SEQ) {
+      const epoch = helloEpoch(body)
       if (epoch !== this.epoch) {
         // a new sequence space: the sender starts over (messages of the old one still buffered
         // for the application count towards nothing now)
@@ -439,14 +429,13 @@ export class InboundLane<T> implements InboxSource {
     for (let i = this.readers.length - 1; i >= 0; i--) {
       const stream = this.readers[i].stream
       if (this.readers[i].epoch === this.epoch && stream.writeStatus === 'writable' && stream.status === 'open') {
-        const buf = new Uint8Array(10)
-        const end = writeVarint(this.consumed, buf, 1)
-        buf[0] = end - 1
         try {
-          stream.send(buf.subarray(0, end))
+          stream.send(ackFrame(this.consumed))
           this.acked = this.consumed
           this.reack = false
-        } catch {}
+        } catch (err) {
+          this.log('could not send an acknowledgement - %e', err)
+        }
         return
       }
     }
@@ -463,12 +452,4 @@ function resume (stream: Stream): void {
   if (stream.readStatus === 'paused') {
     stream.resume()
   }
-}
-
-function hex (bytes: Uint8Array): string {
-  let out = ''
-  for (const b of bytes) {
-    out += b.toString(16).padStart(2, '0')
-  }
-  return out
 }

@@ -13,7 +13,7 @@
  * direct connections suspect.
  */
 import { timedSignal } from '../util/signals.js'
-import type { Connection } from '@libp2p/interface'
+import type { Connection, Logger } from '@libp2p/interface'
 
 /**
  * How long a suspect connection has to answer a probe before it is aborted.
@@ -56,7 +56,7 @@ export interface LivenessNode {
  * to it, suspect and probe them. `cleared` is called for each one that
  * answers (lanes may move back to it). Returns how many became suspect.
  */
-export function checkOlderConnections (node: LivenessNode, conn: Connection, signal: AbortSignal, cleared: (conn: Connection) => void): number {
+export function checkOlderConnections (node: LivenessNode, conn: Connection, signal: AbortSignal, cleared: (conn: Connection) => void, log?: Logger): number {
   if (conn.direction !== 'inbound') {
     return 0
   }
@@ -67,13 +67,14 @@ export function checkOlderConnections (node: LivenessNode, conn: Connection, sig
     }
     suspects.add(old)
     note('suspect', old)
+    log?.('%p connected again: probing its older %s connection', conn.remotePeer, old.direct ? 'direct' : 'relayed')
     n++
-    probe(old, signal, cleared)
+    probe(old, signal, cleared, log)
   }
   return n
 }
 
-function probe (conn: Connection, parent: AbortSignal, cleared: (conn: Connection) => void): void {
+function probe (conn: Connection, parent: AbortSignal, cleared: (conn: Connection) => void, log?: Logger): void {
   const timed = timedSignal(PROBE_TIMEOUT, parent)
   conn.newStream(PROBE_PROTOCOL, { signal: timed.signal, runOnLimitedConnection: true })
     .then((stream) => {
@@ -91,6 +92,7 @@ function probe (conn: Connection, parent: AbortSignal, cleared: (conn: Connectio
         // it answered (with the protocol, "not supported", a reset or a local limit): alive
         cleared(conn)
       } else if (conn.status === 'open') {
+        log?.('%p: the older connection did not answer in %d ms, closing it', conn.remotePeer, PROBE_TIMEOUT)
         conn.abort(new Error('No answer on this connection since the peer connected again'))
       }
     })

@@ -13,7 +13,8 @@ import type { Receipt } from './inbound-lane.js'
 import type { Outbox } from './store.js'
 import { setMaxListeners } from 'main-event'
 import { checkOlderConnections } from './liveness.js'
-import type { AbortOptions, Connection } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import type { AbortOptions, Connection, Logger } from '@libp2p/interface'
 
 export interface MessengerInit<T> extends ChannelInit<T> {
   /** Protocol id of the default channel, e.g. `/chat/1.0.0`. */
@@ -57,12 +58,14 @@ class Core implements ChannelContext {
   readonly budget: Budget
   readonly signal: AbortSignal
   readonly receipts: ReceiptStore
+  readonly log: Logger
   private readonly controller = new AbortController()
   private readonly byPeer = new Map<string, Map<OutboundLane, number>>()
   private readonly waiters = new Map<OutboundLane, Array<() => void>>()
 
-  constructor (node: MessengerNode, maxBytes: number, receipts: ReceiptStore) {
+  constructor (node: MessengerNode, maxBytes: number, receipts: ReceiptStore, protocol: string) {
     this.node = node
+    this.log = (node.logger ?? defaultLogger()).forComponent(`libp2p-messenger:${protocol}`)
     this.budget = { bytes: 0, max: maxBytes }
     this.signal = this.controller.signal
     // every lane's waits and opens listen to it at once
@@ -149,7 +152,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
       }
     }
     // lanes on a connection that just became suspect move to the new one now
-    if (checkOlderConnections(this.core.node, evt.detail, this.core.signal, usable) > 0) {
+    if (checkOlderConnections(this.core.node, evt.detail, this.core.signal, usable, this.core.log) > 0) {
       usable(evt.detail)
     }
   }
@@ -204,7 +207,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
     if (this.init.outbox != null) {
       this.init.outbox.removeEventListener('error', this.onOutboxError)
       const timed = timedSignal(5_000)
-      await this.init.outbox.flush({ signal: timed.signal }).catch(() => {})
+      await this.init.outbox.flush({ signal: timed.signal }).catch((err) => { this.log.error('the outbox could not store everything at stop - %e', err) })
       timed.clear()
     }
   }
@@ -226,7 +229,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
  * ```
  */
 export function createMessenger<T> (node: MessengerNode, init: MessengerInit<T>): Messenger<T> {
-  const core = new Core(node, init.maxTotalQueuedBytes ?? DEFAULT_MAX_TOTAL_QUEUED_BYTES, init.receipts ?? inMemory())
+  const core = new Core(node, init.maxTotalQueuedBytes ?? DEFAULT_MAX_TOTAL_QUEUED_BYTES, init.receipts ?? inMemory(), init.protocol)
   return new MessengerImpl<T>(core, init)
 }
 

@@ -15,16 +15,16 @@
 import { Backoff } from '../util/backoff.js'
 import { bestConnection, connectionTo, supersedes } from './connections.js'
 import type { Dialer } from './connections.js'
-import { InvalidFrameError, MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError, errorMessage, withCause } from '../errors.js'
-import { FrameDecoder, framePayload, readVarint, varintLength, writeVarint } from './framing.js'
-import type { Cursor } from './framing.js'
+import { MessengerStoppedError, QueueFullError, StreamOpenError, StreamResetError, errorMessage, withCause } from '../errors.js'
+import { FrameDecoder, framePayload, varintLength, writeVarint } from './framing.js'
+import { MAX_SEQ_BYTES, helloFrame, readAck } from './confirmed-wire.js'
 import { FrameQueue } from './frame-queue.js'
 import { timedSignal } from '../util/signals.js'
 import { writable } from './stream-writable.js'
 import { anySignal } from 'any-signal'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from './codec.js'
-import type { Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
+import type { Connection, Logger, PeerId, Stream, AbortOptions } from '@libp2p/interface'
 
 /** What a lane needs from the libp2p node. */
 /** What a lane needs of the libp2p node. */
@@ -62,6 +62,7 @@ export interface LaneHost {
   readonly node: LaneNode
   readonly budget: Budget
   readonly signal: AbortSignal
+  readonly log: Logger
   /** Resolves when this lane may write (higher-priority lanes to the same peer go first), or undefined to write now. */
   waitTurn(lane: OutboundLane): Promise<void> | undefined
   /** Frames [first, last] were handed to the transport. */
@@ -82,8 +83,6 @@ export interface LaneHost {
 
 /** Payloads larger than this are queued by reference rather than copied. */
 export const LARGE_PAYLOAD = 4096
-/** Confirmed mode: the control frame (sequence 0) that starts every stream. */
-const HELLO_SEQ = 0
 /** A stream that stayed up this long counts as a success for backoff purposes. */
 const STABLE_STREAM_MS = 2_000
 /**
@@ -93,8 +92,6 @@ const STABLE_STREAM_MS = 2_000
 const STREAM_HIGH_WATER = 1024 * 1024
 /** Connections one stream open may try when better ones keep appearing. */
 const MAX_OPEN_ATTEMPTS = 3
-/** Confirmed mode: an acknowledgement is one varint (a sequence number up to 2^53). */
-const MAX_ACK_LENGTH = 8
 /** Longest a graceful close of a replaced stream may take before it is aborted. */
 const HANDOVER_CLOSE_TIMEOUT = 5_000
 
@@ -110,6 +107,7 @@ export class OutboundLane {
 
   private readonly host: LaneHost
   private readonly opts: LaneOptions
+  private readonly log: Logger
   private stream?: Stream
   private conn?: Connection
   private running = false
@@ -136,6 +134,7 @@ export class OutboundLane {
     this.opts = opts
     this.queue = new FrameQueue(firstSeq)
     this.backoff = new Backoff(opts.minBackoff, opts.maxBackoff)
+    this.log = host.log.newScope(`to:${peer.toString().slice(-8)}`)
     this.epoch = epoch ?? crypto.getRandomValues(new Uint8Array(8))
     this.onStreamClose = (evt) => { this.streamClosed(evt.target as Stream, (evt as Event & { error?: Error }).error) }
   }
@@ -537,6 +536,7 @@ export class OutboundLane {
         const better = bestConnection(this.host.node.getConnections(this.peer))
         if (better != null && supersedes(better, conn) && !this.stopped && attempt < MAX_OPEN_ATTEMPTS) {
           const unused = stream
+          this.log('a better connection appeared while opening: using it')
           unused.close().catch((err: Error) => { unused.abort(err) })
           stream = undefined
           conn = better
@@ -548,6 +548,7 @@ export class OutboundLane {
       }
       this.stream = stream
       this.conn = conn
+      this.log('opened %s on a %s connection', this.opts.protocol, conn.direct ? 'direct' : conn.limits != null ? 'limited relayed' : 'relayed')
       this.openedAt = Date.now()
       this.wokeEarly = false
       clearTimeout(this.expiryTimer)
@@ -555,11 +556,7 @@ export class OutboundLane {
       stream.addEventListener('close', this.onStreamClose)
       if (this.opts.confirmed) {
         this.readAcksFrom(stream)
-        const hello = new Uint8Array(2 + this.epoch.byteLength)
-        hello[0] = 1 + this.epoch.byteLength
-        hello[1] = HELLO_SEQ
-        hello.set(this.epoch, 2)
-        stream.send(hello)
+        stream.send(helloFrame(this.epoch))
         // whatever was written before but not acknowledged goes again
         this.written = 0
       }
@@ -584,6 +581,7 @@ export class OutboundLane {
    * reordered; an old stream whose close does not complete is aborted.
    */
   private handover (old: Stream): void {
+    this.log('moving to a better connection')
     this.migrate = false
     this.detach()
     if (this.opts.confirmed) {
@@ -592,26 +590,22 @@ export class OutboundLane {
     }
     const timed = timedSignal(HANDOVER_CLOSE_TIMEOUT, this.host.signal)
     old.close({ signal: timed.signal })
-      .catch((err: Error) => { old.abort(err) })
+      .catch((err: Error) => {
+        this.log('the replaced stream did not close in time, aborting it - %e', err)
+        old.abort(err)
+      })
       .finally(() => { timed.clear() })
   }
 
   /** Confirmed mode: read the receiver's cumulative acknowledgements from `stream` until it closes. */
   private readAcksFrom (stream: Stream): void {
-    const decoder = new FrameDecoder(MAX_ACK_LENGTH)
-    const cursor: Cursor = { pos: 0 }
-    const onAck = (payload: Uint8Array): void => {
-      cursor.pos = 0
-      const seq = readVarint(payload, cursor, MAX_ACK_LENGTH)
-      if (seq < 0 || cursor.pos !== payload.byteLength) {
-        throw new InvalidFrameError('Malformed acknowledgement')
-      }
-      this.ack(seq)
-    }
+    const decoder = new FrameDecoder(MAX_SEQ_BYTES)
+    const onAck = (payload: Uint8Array): void => { this.ack(readAck(payload)) }
     const onMessage = (evt: Event): void => {
       try {
         decoder.push((evt as Event & { data: Uint8Array }).data, onAck)
       } catch (err: any) {
+        this.log.error('bad acknowledgement, resetting the stream - %e', err)
         stream.abort(err)
       }
     }
@@ -650,6 +644,7 @@ export class OutboundLane {
   }
 
   private scheduleRetry (err: Error): void {
+    this.log('stream failed (%d before) - %e', this.backoff.failures, err)
     if (Date.now() - this.openedAt > STABLE_STREAM_MS && this.openedAt > 0) {
       this.backoff.reset()
     }
@@ -705,6 +700,7 @@ export class OutboundLane {
       this.detach()
       this.queue.releaseSlab()
       if (stream != null) {
+        this.log.trace('idle: closing the stream')
         stream.close().catch((err: Error) => { stream.abort(err) })
       }
       if (this.retryTimer == null) {

@@ -180,7 +180,9 @@ export function localStorageLedger (namespace: string, storage: Storage = global
           if (Array.isArray(v.k)) entry.skipped = v.k
           if (Array.isArray(v.s)) entry.spill = v.s.map(([seq, b64]: [number, string]) => ({ seq, payload: fromBase64(b64) }))
           out.set(k.slice(prefix.length), entry)
-        } catch {}
+        } catch {
+          // not one of ours (or damaged): skipped, as if it were not there
+        }
       }
       return out
     },

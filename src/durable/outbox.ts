@@ -36,7 +36,8 @@ import { MessengerStoppedError, StorageError, errorMessage } from '../errors.js'
 import { timedSignal } from '../util/signals.js'
 import { registerLaneStore } from '../core/store.js'
 import type { LaneStore, Outbox, OutboxEvents, OutboxLaneView, RestoredLane } from '../core/store.js'
-import type { AbortOptions, PeerId } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import type { AbortOptions, ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 
 export type { Outbox, OutboxEvents }
 
@@ -130,6 +131,8 @@ export interface OutboxInit {
    * @default 1 MiB
    */
   maxSpillBytes?: number
+  /** Where it logs (`libp2p-messenger:outbox`): pass the node's, `node.logger`. @default `defaultLogger()` from @libp2p/logger */
+  logger?: ComponentLogger
   /** @default 100 ms */
   minRetry?: number
   /** @default 10 s */
@@ -214,10 +217,12 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
   private readonly backoff: Backoff
   private closed = false
   private readonly onPageHide = (): void => { this.spill() }
+  private readonly log: Logger
 
   constructor (store: OutboxStore, init: OutboxInit) {
     super()
     this.store = store
+    this.log = (init.logger ?? defaultLogger()).forComponent('libp2p-messenger:outbox')
     this.backoff = new Backoff(init.minRetry ?? 100, init.maxRetry ?? 10_000)
     this.writeDelay = init.writeDelay ?? DEFAULT_OUTBOX_WRITE_DELAY
     this.maxSpillBytes = init.maxSpillBytes ?? DEFAULT_OUTBOX_SPILL_BYTES
@@ -286,6 +291,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
     }
     globalThis.addEventListener?.('pagehide', this.onPageHide)
     globalThis.addEventListener?.('freeze', this.onPageHide)
+    this.log('opened: %d lanes, %d messages to resume', this.lanes.size, [...this.lanes.values()].reduce((n, l) => n + (l.restored?.records.length ?? 0), 0))
   }
 
   pendingRestored (protocol: string): string[] {
@@ -328,7 +334,8 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
     const timed = options?.signal == null ? timedSignal(CLOSE_FLUSH_TIMEOUT) : undefined
     try {
       await this.flush({ signal: options?.signal ?? timed?.signal })
-    } catch {
+    } catch (err) {
+      this.log.error('closing with changes not stored - %e', err)
     } finally {
       timed?.clear()
     }
@@ -484,6 +491,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
     try {
       fn()
     } catch (err: any) {
+      this.log.error('ledger write failed - %e', err)
       this.safeDispatchEvent('error', { detail: new StorageError(`Outbox ledger write failed: ${errorMessage(err)}`, { cause: err }) })
     }
   }
@@ -568,6 +576,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
       for (const s of written) this.dirty.add(s)
       this.waiters.unshift(...waiters)
       const error = err instanceof StorageError ? err : new StorageError(`Outbox write failed: ${errorMessage(err)}`, { cause: err })
+      this.log.error('write failed, retrying - %e', error)
       this.safeDispatchEvent('error', { detail: error })
       this.writing = undefined
       if (!this.closed) {
