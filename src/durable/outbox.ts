@@ -442,7 +442,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
     }
     for (const state of this.ledgerDirty) {
       // a spill stays until storage has its messages
-      const entry = this.entry(state, state.ledger?.spill?.filter(m => m.seq > state.storedLast))
+      const entry = this.entry(state, state.ledger?.spill?.filter(m => !isStored(state, m.seq)))
       if (entry != null && !sameEntry(entry, state.ledger)) {
         state.ledger = entry
         this.tryLedger(() => { ledger.save(state.key, entry) })
@@ -469,7 +469,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
       const spill: NonNullable<LedgerEntry['spill']> = []
       for (let i = 0; i < lane.queue.length; i++) {
         const seq = lane.queue.seqAt(i)
-        if (seq <= state.storedLast && seq >= state.storedFirst) {
+        if (isStored(state, seq)) {
           continue
         }
         const payload = lane.payloadAt(i)
@@ -539,7 +539,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
       }
       for (let i = 0; i < length; i++) {
         const seq = lane.queue.seqAt(i)
-        if (seq > state.storedLast || seq < state.storedFirst) {
+        if (!isStored(state, seq)) {
           batch.put.push({ protocol: state.protocol, peer: state.peer, seq, payload: lane.payloadAt(i).slice() })
         }
       }
@@ -650,6 +650,11 @@ export function memoryOutboxStore (): OutboxStore & { records: Map<string, Outbo
     },
     close () {}
   }
+}
+
+/** Whether storage holds the record of `seq` (its stored range covers it). */
+function isStored (state: LaneState, seq: number): boolean {
+  return seq >= state.storedFirst && seq <= state.storedLast
 }
 
 /** Numbers in (released, issued] that are neither restored nor already reported, as ranges. */
