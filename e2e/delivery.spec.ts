@@ -77,8 +77,8 @@ test('a peer that reloads over a direct connection receives again within moments
   try {
     await allConnected([a, b])
     await a.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', b.id, { timeout: 30_000 })
-    // A sends one message every 50 ms, all along
-    const sending = a.page.evaluate(async (id) => { await window.harness.sendPaced(id, 'p', 600, 1, 50) }, b.id)
+    // A sends one message every 50 ms, all along, until the last reload is measured
+    const sending = a.page.evaluate(async (id) => { await window.harness.sendPaced(id, 'p', 1_000_000, 1, 50) }, b.id)
     for (let r = 0; r < 4; r++) {
       await new Promise(resolve => setTimeout(resolve, 1_500))
       await b.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', a.id, { timeout: 30_000 })
@@ -86,6 +86,7 @@ test('a peer that reloads over a direct connection receives again within moments
       const t = await until(async () => await b.page.evaluate(() => window.harness.timing()), x => x.firstMessageAt != null, 20_000, 'a message after the reload')
       waits.push((t.firstMessageAt as number) - (t.readyAt as number))
     }
+    await a.page.evaluate(() => { window.harness.stopPaced() })
     await sending
     console.info(`reloaded peer: first message ${waits.join(', ')} ms after its messenger was ready`)
     // it used to take 6-8 s (the sender kept writing to its old, dead WebRTC connection)

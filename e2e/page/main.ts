@@ -78,6 +78,9 @@ declare global {
 
 interface Got { from: string, data: string }
 
+/** sendPaced() loops look at this after each batch. */
+const pacing = { stopped: false }
+
 const state: {
   node?: BrowserNode
   messenger?: Messenger<string>
@@ -197,10 +200,15 @@ const harness = {
   },
   /** Send `count` messages, `batch` every `every` ms; resolves when all are queued. */
   async sendPaced (peer: string, prefix: string, count: number, batch: number, every: number): Promise<void> {
-    for (let i = 0; i < count; i += batch) {
+    pacing.stopped = false
+    for (let i = 0; i < count && !pacing.stopped; i += batch) {
       harness.send(peer, prefix, Math.min(batch, count - i), i)
       await new Promise(resolve => setTimeout(resolve, every))
     }
+  },
+  /** Ends every sendPaced() loop of this page after its current batch. */
+  stopPaced (): void {
+    pacing.stopped = true
   },
   /**
    * Like sendPaced, for an application that remembers what it sent: the next

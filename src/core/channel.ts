@@ -120,6 +120,10 @@ export interface ChannelContext {
   readonly signal: AbortSignal
   readonly receipts: ReceiptStore
   readonly log: Logger
+  /** Resolves once `check()` holds (tried again whenever a queue shrinks), or rejects on stop or abort. */
+  whenRoom(check: () => boolean, signal?: AbortSignal): Promise<void>
+  /** A queue shrank: room waiters look again. */
+  shrunk(): void
   /** Lanes to one peer, across channels, for priorities. */
   waitTurn(lane: OutboundLane, priority: number): Promise<void> | undefined
   laneDrained(lane: OutboundLane): void
@@ -137,24 +141,45 @@ export interface Channel<T> extends AsyncIterable<Received<T>> {
    * peer's lane (used by `sent`, `delivered` and `drop` events), or -1 when the
    * queue policy dropped it (a `drop` event says so).
    *
+   * `peer` is a `PeerId` or its string form. A peer whose addresses are not
+   * known is dialed by id: the browser node finds it through its relays.
+   *
+   * A full queue refuses the message (returns -1) unless `queuePolicy` says
+   * otherwise; pace a sender with `pending(peer)` or `await waitForRoom(peer)`.
+   *
    * @throws MessageTooLargeError when the encoded message exceeds `maxMessageSize`
    * @throws QueueFullError with the `'error'` queue policy and a full queue
    */
-  send(peer: PeerId, message: T): number
+  send(peer: PeerId | string, message: T): number
   /** Queue `message` to every peer connected now that speaks the protocol; returns those peers. */
   broadcast(message: T): PeerId[]
   /** The next message from any peer without a handle. */
   receive(options?: AbortOptions): Promise<Received<T>>
   /** Peers connected now that speak the protocol. */
   peers(): PeerId[]
-  /** How `peer` is reached now: `'direct'`, `'relayed'`, or undefined when it is not connected. */
-  connection(peer: PeerId): ConnectionKind | undefined
+  /**
+   * How `peer` is reached now: `'direct'`, `'relayed'`, or undefined when it
+   * is not connected. A `connection` event says when this changes.
+   */
+  connection(peer: PeerId | string): ConnectionKind | undefined
   /** A handle for one peer; the same handle while it is open. It takes the peer's messages once it receives. */
-  peer(id: PeerId): Peer<T>
+  peer(id: PeerId | string): Peer<T>
   /** Messages queued and not yet sent (confirmed mode: not yet acknowledged), to one peer or in all. */
-  pending(peer?: PeerId): number
+  pending(peer?: PeerId | string): number
+  /**
+   * Resolves once `peer`'s queue can take more: at most half full (messages
+   * and bytes, and the messenger's total). At once if it is.
+   *
+   * @throws MessengerStoppedError when the messenger stops; the signal's reason when it aborts
+   */
+  waitForRoom(peer: PeerId | string, options?: AbortOptions): Promise<void>
   addEventListener: TypedEventEmitter<ChannelEvents>['addEventListener']
   removeEventListener: TypedEventEmitter<ChannelEvents>['removeEventListener']
+}
+
+/** A `PeerId`, from itself or its string form. */
+function toPeerId (peer: PeerId | string): PeerId {
+  return typeof peer === 'string' ? peerIdFromString(peer) : peer
 }
 
 /** Idle lanes whose sequence position is remembered (a few numbers each). */
@@ -274,10 +299,11 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     }
   }
 
-  send (peer: PeerId, message: T): number {
+  send (to: PeerId | string, message: T): number {
     if (this.stopped) {
       throw new MessengerStoppedError()
     }
+    const peer = toPeerId(to)
     const lane = this.outbound.get(peer.toString()) ?? this.createLane(peer)
     let seq: number
     if (this.encodeInto) {
@@ -342,8 +368,8 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     return this.members.has(peer.toString())
   }
 
-  connection (peer: PeerId): ConnectionKind | undefined {
-    return this.connectionKind(peer)
+  connection (peer: PeerId | string): ConnectionKind | undefined {
+    return this.connectionKind(toPeerId(peer))
   }
 
   connectionKind (peer: PeerId): ConnectionKind | undefined {
@@ -354,7 +380,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     return conn != null ? connectionKind(conn) : undefined
   }
 
-  pending (peer?: PeerId): number {
+  pending (peer?: PeerId | string): number {
     if (peer != null) {
       return this.outbound.get(peer.toString())?.queue.length ?? 0
     }
@@ -365,11 +391,24 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     return n
   }
 
-  peer (id: PeerId): Peer<T> {
+  async waitForRoom (peer: PeerId | string, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    if (this.stopped) {
+      throw new MessengerStoppedError()
+    }
+    const key = peer.toString()
+    const hasRoom = (): boolean => {
+      const lane = this.outbound.get(key)
+      return lane == null || lane.hasRoom()
+    }
+    await this.ctx.whenRoom(hasRoom, options.signal)
+  }
+
+  peer (id: PeerId | string): Peer<T> {
     const key = id.toString()
     let handle = this.handles.get(key)
     if (handle == null) {
-      handle = new PeerHandle<T>(id, this)
+      handle = new PeerHandle<T>(toPeerId(id), this)
       this.handles.set(key, handle)
     }
     return handle
@@ -496,6 +535,10 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
 
   drained (lane: OutboundLane): void {
     this.ctx.laneDrained(lane)
+  }
+
+  shrunk (): void {
+    this.ctx.shrunk()
   }
 
   // --- InboundHost ---

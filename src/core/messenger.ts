@@ -73,7 +73,46 @@ class Core implements ChannelContext {
     this.receipts = receipts
   }
 
+  private readonly roomWaiters = new Set<{ check: () => boolean, resolve: () => void, reject: (err: Error) => void }>()
+
+  async whenRoom (check: () => boolean, signal?: AbortSignal): Promise<void> {
+    if (check()) {
+      return
+    }
+    if (this.signal.aborted) {
+      throw new MessengerStoppedError()
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        check,
+        resolve: () => { done(); resolve() },
+        reject: (err: Error) => { done(); reject(err) }
+      }
+      const onAbort = (): void => { waiter.reject(signal?.reason) }
+      const done = (): void => {
+        this.roomWaiters.delete(waiter)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.roomWaiters.add(waiter)
+    })
+  }
+
+  shrunk (): void {
+    if (this.roomWaiters.size === 0) {
+      return
+    }
+    for (const w of [...this.roomWaiters]) {
+      if (w.check()) {
+        w.resolve()
+      }
+    }
+  }
+
   stop (): void {
+    for (const w of [...this.roomWaiters]) {
+      w.reject(new MessengerStoppedError())
+    }
     this.controller.abort(new MessengerStoppedError())
     for (const list of this.waiters.values()) {
       for (const wake of list) {

@@ -79,6 +79,8 @@ export interface LaneHost {
   idle(lane: OutboundLane): void
   /** The lane has nothing left to write (priority waiters may go). */
   drained(lane: OutboundLane): void
+  /** The queue shrank (room waiters may go). */
+  shrunk(lane: OutboundLane): void
 }
 
 /** Payloads larger than this are queued by reference rather than copied. */
@@ -289,6 +291,7 @@ export class OutboundLane {
     }
     this.written = Math.max(0, this.written - count)
     this.backoff.reset()
+    this.host.shrunk(this)
     for (const [first, last] of ranges) {
       this.host.delivered(this, first, last)
     }
@@ -325,6 +328,7 @@ export class OutboundLane {
       this.host.dropped(this, first, last, last - first + 1, reason, error, unconfirmed)
     }
     this.host.drained(this)
+    this.host.shrunk(this)
   }
 
   /**
@@ -363,6 +367,14 @@ export class OutboundLane {
     this.idleTimer = undefined
     this.running = true
     queueMicrotask(() => { void this.run() })
+  }
+
+  /** At most half full: what `waitForRoom()` waits for. */
+  hasRoom (): boolean {
+    const budget = this.host.budget
+    return this.queue.length <= this.opts.maxQueuedMessages / 2 &&
+      this.queue.bytes <= this.opts.maxQueuedBytes / 2 &&
+      budget.bytes <= budget.max / 2
   }
 
   private full (size: number): boolean {
@@ -502,6 +514,7 @@ export class OutboundLane {
         queue.shift()
       }
       this.host.budget.bytes -= bytes
+      this.host.shrunk(this)
     }
     for (let i = 0; i < ranges.length; i += 2) {
       this.host.sent(this, ranges[i], ranges[i + 1])

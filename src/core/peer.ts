@@ -23,6 +23,8 @@ export interface Peer<T> extends AsyncIterable<Received<T>> {
   readonly connection: ConnectionKind | undefined
   /** Messages queued to this peer and not yet sent (confirmed mode: not yet acknowledged). */
   readonly pending: number
+  /** Resolves once this peer's queue is at most half full; see `Channel.waitForRoom`. */
+  waitForRoom(options?: AbortOptions): Promise<void>
   /** Release the handle: this peer's messages go back to the channel-wide receive. */
   close(): void
   addEventListener: TypedEventEmitter<PeerEvents>['addEventListener']
@@ -35,6 +37,7 @@ export interface PeerHandleHost<T> {
   isMember(peer: PeerId): boolean
   connectionKind(peer: PeerId): ConnectionKind | undefined
   pending(peer: PeerId): number
+  waitForRoom(peer: PeerId, options?: AbortOptions): Promise<void>
   capture(handle: PeerHandle<T>): void
   release(handle: PeerHandle<T>): void
 }
@@ -83,6 +86,10 @@ export class PeerHandle<T> extends TypedEventEmitter<PeerEvents> implements Peer
 
   get pending (): number {
     return this.host.pending(this.id)
+  }
+
+  async waitForRoom (options?: AbortOptions): Promise<void> {
+    await this.host.waitForRoom(this.id, options)
   }
 
   close (): void {

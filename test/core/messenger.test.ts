@@ -380,3 +380,63 @@ describe('stop()', () => {
     await until(() => resources().length <= baseline.length, 5000, `resources to be released: ${resources().join(',')} vs ${baseline.join(',')}`)
   })
 })
+
+describe('addressing and pacing', () => {
+  it('a peer can be named by its string form everywhere a PeerId is taken', async () => {
+    const { nodes: [a, b], ms: [ma, mb] } = await setup<string>(2, { codec: string() })
+    await connect(a, b)
+    const id = b.peerId.toString()
+    expect(ma.send(id, 'by string')).toBe(1)
+    expect(ma.peer(id)).toBe(ma.peer(b.peerId))
+    const got = await mb.receive({ signal: AbortSignal.timeout(5000) })
+    expect(got.data).toBe('by string')
+    await until(() => ma.connection(id) != null, 5000, 'connection by string id')
+    expect(ma.connection(id)).toBe(ma.connection(b.peerId))
+    expect(ma.pending(id)).toBe(0)
+    expect(() => ma.send('not a peer id', 'x')).toThrow()
+  })
+
+  it('waitForRoom() lets a sender pace on a small queue: nothing refused, every message arrives in order', async () => {
+    const { nodes: [a, b], ms: [ma, mb] } = await setup<string>(2, { codec: string(), maxQueuedMessages: 20 })
+    const drops: DropDetail[] = []
+    ma.addEventListener('drop', (e) => drops.push(e.detail))
+    const total = 2_000
+    const receiving = take(mb, total)
+    // b is unknown at first: the queue fills and the sender waits
+    let waited = 0
+    const sending = (async () => {
+      for (let i = 0; i < total; i++) {
+        if (ma.pending(b.peerId) >= 20) {
+          waited++
+          await ma.waitForRoom(b.peerId, { signal: AbortSignal.timeout(10_000) })
+          expect(ma.pending(b.peerId)).toBeLessThanOrEqual(10)
+        }
+        expect(ma.send(b.peerId, `m${i}`)).toBeGreaterThan(0)
+      }
+    })()
+    await until(() => ma.pending(b.peerId) === 20, 5000, 'a full queue')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(ma.pending(b.peerId)).toBe(20)
+    await introduce(a, b)
+    await sending
+    const got = await receiving
+    expect(got.map(g => g.data)).toEqual(Array.from({ length: total }, (_, i) => `m${i}`))
+    expect(drops).toEqual([])
+    expect(waited).toBeGreaterThan(1)
+  })
+
+  it('waitForRoom() resolves at once with room, rejects with the abort reason, and with MessengerStoppedError on stop()', async () => {
+    const { nodes: [, b], ms: [ma] } = await setup<string>(2, { codec: string(), maxQueuedMessages: 4 })
+    await b.stop()
+    await ma.waitForRoom(b.peerId)
+    for (let i = 0; i < 4; i++) ma.send(b.peerId, 'x')
+    const controller = new AbortController()
+    const aborted = ma.peer(b.peerId).waitForRoom({ signal: controller.signal })
+    controller.abort(new Error('gave up'))
+    await expect(aborted).rejects.toThrow('gave up')
+    const stopped = ma.waitForRoom(b.peerId)
+    await ma.stop()
+    await expect(stopped).rejects.toMatchObject({ name: 'MessengerStoppedError' })
+    await expect(ma.waitForRoom(b.peerId)).rejects.toMatchObject({ name: 'MessengerStoppedError' })
+  })
+})
