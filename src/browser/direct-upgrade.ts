@@ -18,7 +18,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from '../util/backoff.js'
-import { timedSignal } from '../util/signals.js'
+import { stopController, timedSignal } from '../util/signals.js'
 import { usable } from '../core/connections.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
@@ -61,7 +61,7 @@ const SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
 export interface DirectUpgradeInit {
   /** @default 6 s */
   dialTimeout?: number
-  /** @default 4 */
+  /** WebRTC dials to one peer on one relayed connection; a new relayed connection starts over. @default 4 */
   attemptsPerPeer?: number
   /** @default 300 */
   attemptsTotal?: number
@@ -86,6 +86,8 @@ export interface DirectUpgradeComponents {
 interface Attempt {
   peer: PeerId
   address: Multiaddr
+  /** the relayed connection the attempts are made on: its budget is `attemptsPerPeer` */
+  via: Connection
   attempts: number
   backoff: Backoff
   timer?: ReturnType<typeof setTimeout>
@@ -109,7 +111,9 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
   private readonly maxBackoff: number
   private attemptsLeft: number
   private readonly pending = new Map<string, Attempt>()
-  private readonly controller = new AbortController()
+  /** Attempts spent per open relayed connection (by connection id); a new relayed connection starts at zero. */
+  private readonly spent = new Map<string, number>()
+  private readonly controller = stopController()
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.opened(evt.detail) }
   private readonly onClose = (evt: CustomEvent<Connection>): void => { this.closed(evt.detail) }
 
@@ -146,6 +150,7 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
       clearTimeout(a.timer)
     }
     this.pending.clear()
+    this.spent.clear()
   }
 
   /** The peer is dialing us now: its WebRTC signalling stream is open on a relayed connection. */
@@ -176,7 +181,8 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
     const attempt: Attempt = {
       peer: conn.remotePeer,
       address,
-      attempts: 0,
+      via: conn,
+      attempts: this.spent.get(conn.id) ?? 0,
       backoff: new Backoff(this.minBackoff, this.maxBackoff),
       dialing: false,
       waits: 0
@@ -193,7 +199,11 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
    * new relayed one already opened): try to go direct again.
    */
   private closed (conn: Connection): void {
-    if (!conn.direct || this.controller.signal.aborted) {
+    if (!conn.direct) {
+      this.spent.delete(conn.id)
+      return
+    }
+    if (this.controller.signal.aborted) {
       return
     }
     const relayed = this.components.connectionManager.getConnections(conn.remotePeer).find(c => !c.direct && c.status === 'open')
@@ -223,6 +233,9 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
     }
     a.attempts++
     this.attemptsLeft--
+    if (a.via.status === 'open') {
+      this.spent.set(a.via.id, a.attempts)
+    }
     this.log('dialing %p directly (attempt %d, %d left in all)', a.peer, a.attempts, this.attemptsLeft)
     a.dialing = true
     const timed = timedSignal(this.dialTimeout, this.controller.signal)

@@ -13,7 +13,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { Circuit } from '@multiformats/multiaddr-matcher'
-import { timedSignal } from '../util/signals.js'
+import { stopController, timedSignal } from '../util/signals.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -56,7 +56,7 @@ class Rejoin implements Startable {
   private readonly components: RejoinComponents
   private readonly relays: Array<{ address: string, id: string }>
   private readonly maxAge: number
-  private readonly controller = new AbortController()
+  private readonly controller = stopController()
   private pending?: string[]
   private readonly key: string
   private readonly onAddresses = (): void => { this.dialSaved() }

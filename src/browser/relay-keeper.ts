@@ -13,7 +13,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from '../util/backoff.js'
-import { timedSignal } from '../util/signals.js'
+import { stopController, timedSignal } from '../util/signals.js'
 import { errorMessage } from '../errors.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
@@ -104,7 +104,7 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
   private readonly checkInterval: number
   private readonly dialTimeout: number
   private timer?: ReturnType<typeof setInterval>
-  private readonly controller = new AbortController()
+  private readonly controller = stopController()
   private readonly onEvent = (): void => { queueMicrotask(() => { this.checkAll() }) }
 
   private readonly log: Logger

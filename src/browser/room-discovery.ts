@@ -16,7 +16,7 @@ import { Circuit } from '@multiformats/multiaddr-matcher'
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import { Backoff } from '../util/backoff.js'
 import { roomTopic } from './rooms.js'
-import { timedSignal } from '../util/signals.js'
+import { stopController, timedSignal } from '../util/signals.js'
 import type { PubSubPeerDiscovery, PubSubPeerDiscoveryComponents } from '@libp2p/pubsub-peer-discovery'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerDiscovery, PeerId, PeerInfo, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
@@ -87,7 +87,7 @@ class RoomDiscoveryImpl implements RoomDiscovery, Startable {
   private readonly maxPeers: number
   private readonly known = new Set<string>()
   private readonly dialing = new Map<string, { backoff: Backoff, timer?: ReturnType<typeof setTimeout> }>()
-  private readonly controller = new AbortController()
+  private readonly controller = stopController()
   private lastAnnounce = 0
   private announceTimer?: ReturnType<typeof setTimeout>
   private readonly onPeer = (evt: CustomEvent<PeerInfo>): void => { this.heard(evt.detail) }

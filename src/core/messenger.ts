@@ -5,13 +5,12 @@
 import { ChannelImpl } from './channel.js'
 import { DEFAULT_MAX_TOTAL_QUEUED_BYTES } from './constants.js'
 import { MessengerStoppedError } from '../errors.js'
-import { timedSignal } from '../util/signals.js'
+import { stopController, timedSignal } from '../util/signals.js'
 import type { Channel, ChannelContext, ChannelInit, MessengerNode, ReceiptStore } from './channel.js'
 import { laneStoreOf } from './store.js'
 import type { Budget, OutboundLane } from './outbound-lane.js'
 import type { Receipt } from './inbound-lane.js'
 import type { Outbox } from './store.js'
-import { setMaxListeners } from 'main-event'
 import { checkOlderConnections } from './liveness.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { AbortOptions, Connection, Logger } from '@libp2p/interface'
@@ -59,7 +58,7 @@ class Core implements ChannelContext {
   readonly signal: AbortSignal
   readonly receipts: ReceiptStore
   readonly log: Logger
-  private readonly controller = new AbortController()
+  private readonly controller = stopController()
   private readonly byPeer = new Map<string, Map<OutboundLane, number>>()
   private readonly waiters = new Map<OutboundLane, Array<() => void>>()
 
@@ -68,8 +67,6 @@ class Core implements ChannelContext {
     this.log = (node.logger ?? defaultLogger()).forComponent(`libp2p-messenger:${protocol}`)
     this.budget = { bytes: 0, max: maxBytes }
     this.signal = this.controller.signal
-    // every lane's waits and opens listen to it at once
-    setMaxListeners(Infinity, this.signal)
     this.receipts = receipts
   }
 

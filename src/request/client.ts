@@ -15,7 +15,6 @@
  * - Stream mode: a new stream per request (REQUEST frame with id 0, then close
  *   the writing side, read one RESPONSE or ERROR); giving up resets the stream.
  */
-import { setMaxListeners } from 'main-event'
 import { bestConnection, connectionRank, connectionTo } from '../core/connections.js'
 import {
   FrameTooLargeError, MessengerStoppedError, QueueFullError, StreamOpenError, errorMessage,
@@ -27,7 +26,7 @@ import {
   CANCEL, ERR_TIMEOUT, ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_PAYLOAD, REQUEST, RESPONSE,
   RequestFrameReader, decodeError
 } from './wire.js'
-import { timedSignal } from '../util/signals.js'
+import { stopController, timedSignal } from '../util/signals.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from '../core/codec.js'
 import type { FrameSink } from './wire.js'
@@ -682,15 +681,13 @@ export class RequestClient<Res> implements ClientHost<Res> {
   stopped = false
   queued = 0
   private readonly lanes = new Map<string, Lane<Res>>()
-  private readonly controller = new AbortController()
+  private readonly controller = stopController()
 
   constructor (node: ClientNode, opts: ClientOptions, responseCodec: Codec<Res>) {
     this.node = node
     this.opts = opts
     this.responseCodec = responseCodec
     this.signal = this.controller.signal
-    // one listener per stream-mode request being opened
-    setMaxListeners(Infinity, this.signal)
   }
 
   /** Send an encoded request; resolves with the decoded response. */

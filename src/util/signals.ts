@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'main-event'
+
 /**
  * Timeouts as AbortSignals whose timers are always released, so `stop()` and
  * finished operations leave nothing running.
@@ -28,4 +30,15 @@ export function timedSignal (ms: number, parent?: AbortSignal, reason?: () => Er
       parent?.removeEventListener('abort', onAbort)
     }
   }
+}
+
+/**
+ * The controller a component aborts on `stop()`. Every wait of the component
+ * listens to its signal at once (one per dial, open or drain under way), so it
+ * takes any number of listeners; each wait removes its own when it ends.
+ */
+export function stopController (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(Infinity, controller.signal)
+  return controller
 }
