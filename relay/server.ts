@@ -21,16 +21,15 @@
 import '../src/util/polyfill.js'
 import './node-websocket.js'
 import { createServer } from 'node:http'
-import { BlockList, isIPv4, isIPv6 } from 'node:net'
-import { readFile } from 'node:fs/promises'
+import { isIPv4, isIPv6 } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
+import { defaultLogger } from '@libp2p/logger'
 import { ping } from '@libp2p/ping'
-import { getNetConfig, RateLimiter } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -61,6 +60,7 @@ import {
   ROOM_UNSUBSCRIBE_BACKOFF,
   STOP_STREAMS_PER_HOP
 } from './defaults.js'
+import { createConnectionGater } from './gater.js'
 import { loadOrCreateKey } from './identity.js'
 import { PeerLinks } from './peer-links.js'
 import { RoomFollower } from './room-follower.js'
@@ -88,7 +88,7 @@ export {
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, MultiaddrConnection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Server } from 'node:http'
@@ -268,22 +268,20 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   const announce = (options.announce ?? []).map(a => multiaddr(a).toString())
   const peerAddrs = (options.peers ?? []).map(a => multiaddr(a))
 
-  const allow = options.allow ?? DEFAULT_ALLOW
-  const allowList = toBlockList(allow)
-  const maxConnectionsPerIp = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP
-  const connectionRate = new RateLimiter({
-    points: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-    duration: 1
+  // the node's logger, made here so that the gater (created before the node) logs through it too
+  const logger = defaultLogger()
+  const gater = createConnectionGater({ logger }, {
+    allow: options.allow ?? DEFAULT_ALLOW,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
+    inboundConnectionThreshold: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD
   })
   const maxCircuitsPerPeer = options.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER
   const roomMeshSize = options.roomMeshSize ?? DEFAULT_ROOM_MESH_SIZE
   const maxRoomsPerPeer = options.maxRoomsPerPeer ?? DEFAULT_MAX_ROOMS_PER_PEER
 
-  // inbound sockets admitted by the gater, by remote IP address
-  const admitted = new Map<string, Set<MultiaddrConnection>>()
-
   const node = await createLibp2p({
     privateKey,
+    logger,
     addresses: {
       listen: [listen],
       announce
@@ -293,55 +291,12 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: {
-      // Node's default gater allows everything. Add per-address limits: a rate
-      // of new connections and a cap on open ones (libp2p has no per-address
-      // cap: maxIncomingPendingConnections is one global count). Runs after
-      // the connection manager accepted the socket, before the handshake.
-      denyInboundConnection: async (maConn) => {
-        const ip = ipOf(maConn.remoteAddr)
-        if (ip == null || isAllowed(allowList, ip)) {
-          return false
-        }
-        try {
-          connectionRate.consume(ip, 1)
-        } catch {
-          return true
-        }
-        if (maxConnectionsPerIp <= 0) {
-          return false
-        }
-        // count sockets still in their handshake too, or a burst of parallel
-        // connections from one address would all pass
-        let sockets = admitted.get(ip)
-        if (sockets == null) {
-          sockets = new Set()
-          admitted.set(ip, sockets)
-        }
-        for (const socket of sockets) {
-          if (socket.timeline.close != null) {
-            sockets.delete(socket)
-          }
-        }
-        if (sockets.size >= maxConnectionsPerIp) {
-          return true
-        }
-        const set = sockets
-        set.add(maConn)
-        maConn.addEventListener('close', () => {
-          set.delete(maConn)
-          if (set.size === 0 && admitted.get(ip) === set) {
-            admitted.delete(ip)
-          }
-        }, { once: true })
-        return false
-      }
-    },
+    connectionGater: gater,
     connectionManager: {
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
-      // the per-address rate is applied by the gater above instead (see
-      // DEFAULT_INBOUND_CONNECTION_THRESHOLD); this turns libp2p's off
+      // the per-address rate is applied by the gater instead (see gater.ts);
+      // this turns libp2p's off
       inboundConnectionThreshold: Number.MAX_SAFE_INTEGER
     },
     services: {
@@ -528,40 +483,4 @@ async function startHealthServer (host: string, port: number, status: () => Rela
     })
   })
   return server
-}
-
-function ipOf (ma: Multiaddr): string | undefined {
-  try {
-    const config = getNetConfig(ma)
-    return config.type === 'ip4' || config.type === 'ip6' ? config.host : undefined
-  } catch {
-    return undefined
-  }
-}
-
-function isAllowed (list: BlockList, ip: string): boolean {
-  return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4')
-}
-
-function parseCidr (cidr: string): { ip: string, prefix: number, type: 'ipv4' | 'ipv6' } {
-  const [ip, bits] = cidr.split('/')
-  const type = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined
-  if (type == null) {
-    throw new TypeError(`not an IP network: ${cidr}`)
-  }
-  const max = type === 'ipv4' ? 32 : 128
-  const prefix = bits == null ? max : Number(bits)
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    throw new TypeError(`bad prefix length in ${cidr}`)
-  }
-  return { ip, prefix, type }
-}
-
-function toBlockList (cidrs: string[]): BlockList {
-  const list = new BlockList()
-  for (const cidr of cidrs) {
-    const { ip, prefix, type } = parseCidr(cidr)
-    list.addSubnet(ip, prefix, type)
-  }
-  return list
 }
