@@ -8,10 +8,11 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
-  createRelay,
   DEFAULT_ALLOW,
   DEFAULT_HOST,
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_INFO_FILE,
+  DEFAULT_KEY_FILE,
   DEFAULT_MAX_CIRCUITS_PER_PEER,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
@@ -19,16 +20,12 @@ import {
   DEFAULT_MAX_ROOMS,
   DEFAULT_PORT,
   DEFAULT_RELAYED_CONNECTION_DATA,
-  DEFAULT_RELAYED_CONNECTION_DURATION
-} from './server.js'
+  DEFAULT_RELAYED_CONNECTION_DURATION,
+  MAX_TIMER,
+  SHUTDOWN_TIMEOUT
+} from './defaults.js'
+import { createRelay } from './server.js'
 import type { Relay, RelayOptions } from './server.js'
-
-/** @default '.relay/relay-key' (relative to the working directory) */
-const DEFAULT_KEY_FILE = '.relay/relay-key'
-/** @default '.relay/relay.json' (relative to the working directory) */
-const DEFAULT_INFO_FILE = '.relay/relay.json'
-/** How long a clean shutdown may take before the process exits anyway, in ms. */
-const SHUTDOWN_TIMEOUT = 10_000
 
 const USAGE = `Usage: libp2p-messenger-relay [options]
 
@@ -175,7 +172,7 @@ function parseCli (argv: string[], env: NodeJS.ProcessEnv, cwd: string): CliConf
     inboundConnectionThreshold: int('connection-rate', 1),
     allow: allow.length > 0 ? allow : undefined,
     maxCircuitsPerPeer: int('max-circuits-per-peer', 1),
-    relayedConnectionDuration: int('circuit-duration', 0, 2 ** 31 - 1),
+    relayedConnectionDuration: int('circuit-duration', 0, MAX_TIMER),
     relayedConnectionData: int('circuit-data', 0),
     maxRooms: int('max-rooms', 1)
   }

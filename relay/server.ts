@@ -21,205 +21,81 @@
 import '../src/util/polyfill.js'
 import './node-websocket.js'
 import { createServer } from 'node:http'
-import { BlockList, isIPv4, isIPv6 } from 'node:net'
-import { readFile } from 'node:fs/promises'
+import { isIPv4, isIPv6 } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
+import { defaultLogger } from '@libp2p/logger'
 import { ping } from '@libp2p/ping'
-import { getNetConfig, RateLimiter } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import {
+  DEFAULT_ALLOW,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_HOST,
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_MAX_CIRCUITS_PER_PEER,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+  DEFAULT_MAX_PUBSUB_BUFFER,
+  DEFAULT_MAX_PUBSUB_MESSAGE_SIZE,
+  DEFAULT_MAX_RESERVATIONS,
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_MAX_ROOMS_PER_PEER,
+  DEFAULT_PORT,
+  DEFAULT_RELAYED_CONNECTION_DATA,
+  DEFAULT_RELAYED_CONNECTION_DURATION,
+  DEFAULT_RESERVATION_TTL,
+  DEFAULT_ROOM_MESH_SIZE,
+  HEALTH_KEEP_ALIVE_TIMEOUT,
+  MAX_TIMER,
+  PING_MAX_INBOUND_STREAMS,
+  PING_MAX_OUTBOUND_STREAMS,
+  ROOM_SWEEP_INTERVAL,
+  ROOM_UNSUBSCRIBE_BACKOFF,
+  STOP_STREAMS_PER_HOP
+} from './defaults.js'
+import { createConnectionGater } from './gater.js'
 import { loadOrCreateKey } from './identity.js'
 import { PeerLinks } from './peer-links.js'
 import { RoomFollower } from './room-follower.js'
 import { MAX_ROOM_TOPIC_LENGTH } from '../src/browser/rooms.js'
+export {
+  DEFAULT_ALLOW,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_HOST,
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_MAX_CIRCUITS_PER_PEER,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
+  DEFAULT_MAX_PUBSUB_BUFFER,
+  DEFAULT_MAX_PUBSUB_MESSAGE_SIZE,
+  DEFAULT_MAX_RESERVATIONS,
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_MAX_ROOMS_PER_PEER,
+  DEFAULT_PORT,
+  DEFAULT_RELAYED_CONNECTION_DATA,
+  DEFAULT_RELAYED_CONNECTION_DURATION,
+  DEFAULT_RESERVATION_TTL,
+  DEFAULT_ROOM_MESH_SIZE
+} from './defaults.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, MultiaddrConnection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-const second = 1000
-const minute = 60 * second
-const hour = 60 * minute
-
-/**
- * Interface to listen on.
- *
- * @default '127.0.0.1'
- */
-export const DEFAULT_HOST = '127.0.0.1'
-
-/**
- * TCP port of the WebSocket listener.
- *
- * @default 9090
- */
-export const DEFAULT_PORT = 9090
-
-/**
- * Reservations the relay holds at once. A reservation is what gives a browser
- * its `/p2p-circuit` address; one peer holds at most one (the store is keyed
- * by PeerId, a second request refreshes the first).
- *
- * @default 2048
- */
-export const DEFAULT_MAX_RESERVATIONS = 2048
-
-/**
- * How long a reservation lives unless refreshed, in ms. Clients refresh five
- * minutes before expiry; a long TTL keeps that traffic negligible. Capacity is
- * not held by gone peers: the relay drops a peer's reservation as soon as its
- * last connection closes (the library itself would keep it until expiry).
- * Must stay below 2^31 ms (Node's timer limit).
- *
- * @default 43200000 (12 hours)
- */
-export const DEFAULT_RESERVATION_TTL = 12 * hour
-
-/**
- * Longest life of one relayed connection, in ms. Relayed connections carry
- * WebRTC signalling and, when WebRTC fails, the chat itself, so the limit is
- * far above the library default (2 minutes) but still bounds how long a peer
- * can use the relay as a free proxy. When it is hit the relay resets the
- * circuit and the client dials again. 0 means no time limit.
- *
- * @default 3600000 (1 hour)
- */
-export const DEFAULT_RELAYED_CONNECTION_DURATION = hour
-
-/**
- * Most bytes (both directions together) one relayed connection may carry
- * before the relay resets it. The library default is 128 KiB. 0 means no data
- * limit. With both this and the duration at 0 relayed connections are not
- * limited at all (`applyDefaultLimit: false`) and clients see them as
- * ordinary, unlimited connections.
- *
- * @default 67108864 (64 MiB)
- */
-export const DEFAULT_RELAYED_CONNECTION_DATA = 64 * 1024 * 1024
-
-/**
- * Relayed connections one peer may have open *through* the relay at once
- * (inbound hop streams per connection; each open circuit keeps its hop stream).
- * The library default is 32 (the registrar default).
- *
- * @default 256
- */
-export const DEFAULT_MAX_CIRCUITS_PER_PEER = 256
-
-/**
- * Total connections (browsers and linked relays). Relayed connections do not
- * count: at the relay they are streams. The library default is 300.
- *
- * @default 4096
- */
-export const DEFAULT_MAX_CONNECTIONS = 4096
-
-/**
- * Open connections from one IP address, so one host cannot take all of
- * `maxConnections`. Addresses in `allow` (by default loopback, where a local
- * reverse proxy would connect from) are exempt. 0 means no per-address limit.
- *
- * @default 128
- */
-export const DEFAULT_MAX_CONNECTIONS_PER_IP = 128
-
-/**
- * New inbound connections accepted per second from one IP address. libp2p's
- * own `inboundConnectionThreshold` (default 5) does the same but can only
- * exempt addresses through its `allow` list, which also lifts `maxConnections`
- * and pruning for them; so the relay applies this rate itself, in its
- * connection gater, and exempts the `allow` networks from the rate only.
- *
- * @default 10
- */
-export const DEFAULT_INBOUND_CONNECTION_THRESHOLD = 10
-
-/**
- * Inbound connections in their handshake (noise + yamux) at once, from all
- * hosts together (libp2p `maxIncomingPendingConnections`; the library default
- * is 10, which a thousand browsers reconnecting after a relay restart would
- * queue behind).
- *
- * @default 256
- */
-export const DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS = 256
-
-/**
- * Networks exempt from the per-address limits (CIDR notation); they still
- * count towards `maxConnections`. Loopback, because behind a local reverse
- * proxy every client connects from there.
- *
- * @default ['127.0.0.0/8', '::1/128']
- */
-export const DEFAULT_ALLOW = ['127.0.0.0/8', '::1/128']
-
-/**
- * Rooms the relay follows at once (see `RoomFollower`). Keep it below about
- * 800: every client hears of every room the relay follows, and a client's
- * gossipsub ignores a peer's subscriptions beyond its `maxTopicBytesPerPeer`
- * budget (default 1 MiB at ~1.2 KiB per room topic), after which it would no
- * longer see the relay in its own room.
- *
- * @default 512
- */
-export const DEFAULT_MAX_ROOMS = 512
-
-/**
- * Room topics one peer may subscribe to at the relay; further subscriptions
- * from that peer are ignored (gossipsub `maxTopicBytesPerPeer`).
- *
- * @default 32
- */
-export const DEFAULT_MAX_ROOMS_PER_PEER = 32
-
-/**
- * Peers of one room the relay forwards each message to directly (the gossipsub
- * mesh degree: D = Dlo = Dhi). Members beyond it still get messages, later,
- * through gossip.
- *
- * @default 1024
- */
-export const DEFAULT_ROOM_MESH_SIZE = 1024
-
-/**
- * Gossipsub heartbeat, in ms. A peer that joins a room becomes a mesh member
- * at once when the relay already has a stream to it, otherwise at the next
- * heartbeat; until then the relay does not forward that room's messages to it.
- * The library default is 1000.
- *
- * @default 250
- */
-export const DEFAULT_HEARTBEAT_INTERVAL = 250
-
-/**
- * Largest gossipsub RPC accepted from a peer, in bytes.
- *
- * @default 1048576 (1 MiB)
- */
-export const DEFAULT_MAX_PUBSUB_MESSAGE_SIZE = 1024 * 1024
-
-/**
- * Pubsub data queued for one slow peer before the relay drops its gossipsub
- * stream (gossipsub `maxOutboundBufferSize`; unbounded by default).
- *
- * @default 8388608 (8 MiB)
- */
-export const DEFAULT_MAX_PUBSUB_BUFFER = 8 * 1024 * 1024
-
 /** gossipsub charges each subscribed topic its length plus this (GossipsubTopicEntryOverhead) */
 const TOPIC_ENTRY_OVERHEAD = 1024
-/** AbortSignal.timeout() and setTimeout() accept at most this many ms */
-const MAX_TIMER = 2 ** 31 - 1
 const MAX_UINT64 = 2n ** 64n - 1n
 
 /** TLS material for secure WebSockets. PEM strings or buffers. */
@@ -228,25 +104,18 @@ export interface RelayTlsOptions {
   key: string | Buffer
 }
 
-/** Options of {@link createRelay}. Every field is optional. */
+/**
+ * Options of {@link createRelay}. Every field is optional; the defaults, and
+ * why they are what they are, are documented once, in `defaults.ts`.
+ */
 export interface RelayOptions {
-  /**
-   * IP address to listen on (IPv4 or IPv6).
-   *
-   * @default '127.0.0.1'
-   */
+  /** IP address to listen on (IPv4 or IPv6). @default {@link DEFAULT_HOST} */
   host?: string
 
-  /**
-   * TCP port; 0 picks a free one.
-   *
-   * @default 9090
-   */
+  /** TCP port; 0 picks a free one. @default {@link DEFAULT_PORT} */
   port?: number
 
-  /**
-   * The relay's identity. Wins over `keyFile`.
-   */
+  /** The relay's identity. Wins over `keyFile`. */
   privateKey?: PrivateKey
 
   /**
@@ -262,87 +131,37 @@ export interface RelayOptions {
    */
   announce?: string[]
 
-  /**
-   * Serve secure WebSockets (`/tls/ws`) instead of plain `/ws`.
-   */
+  /** Serve secure WebSockets (`/tls/ws`) instead of plain `/ws`. */
   tls?: RelayTlsOptions
 
-  /**
-   * Circuit relay reservations held at once ({@link DEFAULT_MAX_RESERVATIONS}).
-   *
-   * @default 2048
-   */
+  /** Circuit relay reservations held at once. @default {@link DEFAULT_MAX_RESERVATIONS} */
   maxReservations?: number
 
-  /**
-   * Reservation lifetime in ms ({@link DEFAULT_RESERVATION_TTL}).
-   *
-   * @default 43200000
-   */
+  /** Reservation lifetime in ms. @default {@link DEFAULT_RESERVATION_TTL} */
   reservationTtl?: number
 
-  /**
-   * Time limit of one relayed connection in ms; 0 for none
-   * ({@link DEFAULT_RELAYED_CONNECTION_DURATION}).
-   *
-   * @default 3600000
-   */
+  /** Time limit of one relayed connection in ms; 0 for none. @default {@link DEFAULT_RELAYED_CONNECTION_DURATION} */
   relayedConnectionDuration?: number
 
-  /**
-   * Data limit of one relayed connection in bytes; 0 for none
-   * ({@link DEFAULT_RELAYED_CONNECTION_DATA}).
-   *
-   * @default 67108864
-   */
+  /** Data limit of one relayed connection in bytes; 0 for none. @default {@link DEFAULT_RELAYED_CONNECTION_DATA} */
   relayedConnectionData?: number | bigint
 
-  /**
-   * Relayed connections one peer may open through the relay at once (hop
-   * streams per connection). A peer may receive four times as many (stop
-   * streams per connection), so one source at its limit cannot take all of
-   * a target's capacity.
-   *
-   * @default 256
-   */
+  /** Relayed connections one peer may open through the relay at once. @default {@link DEFAULT_MAX_CIRCUITS_PER_PEER} */
   maxCircuitsPerPeer?: number
 
-  /**
-   * Total connections ({@link DEFAULT_MAX_CONNECTIONS}).
-   *
-   * @default 4096
-   */
+  /** Total connections. @default {@link DEFAULT_MAX_CONNECTIONS} */
   maxConnections?: number
 
-  /**
-   * Open connections from one IP address; 0 for no limit
-   * ({@link DEFAULT_MAX_CONNECTIONS_PER_IP}).
-   *
-   * @default 128
-   */
+  /** Open connections from one IP address; 0 for no limit. @default {@link DEFAULT_MAX_CONNECTIONS_PER_IP} */
   maxConnectionsPerIp?: number
 
-  /**
-   * New connections per second per IP address
-   * ({@link DEFAULT_INBOUND_CONNECTION_THRESHOLD}).
-   *
-   * @default 10
-   */
+  /** New connections per second per IP address. @default {@link DEFAULT_INBOUND_CONNECTION_THRESHOLD} */
   inboundConnectionThreshold?: number
 
-  /**
-   * Inbound handshakes in progress at once, all addresses together
-   * ({@link DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS}).
-   *
-   * @default 256
-   */
+  /** Inbound handshakes in progress at once, all addresses together. @default {@link DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS} */
   maxIncomingPendingConnections?: number
 
-  /**
-   * Networks (CIDR, or a single address) exempt from the per-address limits.
-   *
-   * @default ['127.0.0.0/8', '::1/128']
-   */
+  /** Networks (CIDR, or a single address) exempt from the per-address limits. @default {@link DEFAULT_ALLOW} */
   allow?: string[]
 
   /**
@@ -352,33 +171,16 @@ export interface RelayOptions {
    */
   peers?: string[]
 
-  /**
-   * Rooms followed at once ({@link DEFAULT_MAX_ROOMS}).
-   *
-   * @default 512
-   */
+  /** Rooms followed at once. @default {@link DEFAULT_MAX_ROOMS} */
   maxRooms?: number
 
-  /**
-   * Room topics one peer may subscribe to ({@link DEFAULT_MAX_ROOMS_PER_PEER}).
-   *
-   * @default 32
-   */
+  /** Room topics one peer may subscribe to. @default {@link DEFAULT_MAX_ROOMS_PER_PEER} */
   maxRoomsPerPeer?: number
 
-  /**
-   * Room members a message is forwarded to directly
-   * ({@link DEFAULT_ROOM_MESH_SIZE}).
-   *
-   * @default 1024
-   */
+  /** Room members a message is forwarded to directly. @default {@link DEFAULT_ROOM_MESH_SIZE} */
   roomMeshSize?: number
 
-  /**
-   * Gossipsub heartbeat in ms ({@link DEFAULT_HEARTBEAT_INTERVAL}).
-   *
-   * @default 250
-   */
+  /** Gossipsub heartbeat in ms. @default {@link DEFAULT_HEARTBEAT_INTERVAL} */
   heartbeatInterval?: number
 
   /**
@@ -387,16 +189,13 @@ export interface RelayOptions {
    */
   healthPort?: number
 
-  /**
-   * Address of the health server.
-   *
-   * @default the relay's `host`
-   */
+  /** Address of the health server. @default the relay's `host` */
   healthHost?: string
 
   /**
-   * Where log lines go (start, stop, links to other relays). Silent by
-   * default; the CLI passes `console.log`.
+   * Where operator lines go (start, stop, links to other relays, the room
+   * limit). Silent by default; the CLI passes `console.log`. Debug logs are a
+   * separate matter: `DEBUG=libp2p-messenger:*` (see `relay/README.md`).
    */
   log?: (line: string) => void
 }
@@ -437,9 +236,6 @@ export interface Relay {
   stop(): Promise<void>
 }
 
-/** Stop streams a peer may receive per hop streams a peer may open. */
-const STOP_STREAMS_PER_HOP = 4
-
 /**
  * Start a relay. Resolves once it listens.
  */
@@ -472,22 +268,20 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   const announce = (options.announce ?? []).map(a => multiaddr(a).toString())
   const peerAddrs = (options.peers ?? []).map(a => multiaddr(a))
 
-  const allow = options.allow ?? DEFAULT_ALLOW
-  const allowList = toBlockList(allow)
-  const maxConnectionsPerIp = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP
-  const connectionRate = new RateLimiter({
-    points: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-    duration: 1
+  // the node's logger, made here so that the gater (created before the node) logs through it too
+  const logger = defaultLogger()
+  const gater = createConnectionGater({ logger }, {
+    allow: options.allow ?? DEFAULT_ALLOW,
+    maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP,
+    inboundConnectionThreshold: options.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD
   })
   const maxCircuitsPerPeer = options.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER
   const roomMeshSize = options.roomMeshSize ?? DEFAULT_ROOM_MESH_SIZE
   const maxRoomsPerPeer = options.maxRoomsPerPeer ?? DEFAULT_MAX_ROOMS_PER_PEER
 
-  // inbound sockets admitted by the gater, by remote IP address
-  const admitted = new Map<string, Set<MultiaddrConnection>>()
-
   const node = await createLibp2p({
     privateKey,
+    logger,
     addresses: {
       listen: [listen],
       announce
@@ -497,62 +291,19 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: {
-      // Node's default gater allows everything. Add per-address limits: a rate
-      // of new connections and a cap on open ones (libp2p has no per-address
-      // cap: maxIncomingPendingConnections is one global count). Runs after
-      // the connection manager accepted the socket, before the handshake.
-      denyInboundConnection: async (maConn) => {
-        const ip = ipOf(maConn.remoteAddr)
-        if (ip == null || isAllowed(allowList, ip)) {
-          return false
-        }
-        try {
-          connectionRate.consume(ip, 1)
-        } catch {
-          return true
-        }
-        if (maxConnectionsPerIp <= 0) {
-          return false
-        }
-        // count sockets still in their handshake too, or a burst of parallel
-        // connections from one address would all pass
-        let sockets = admitted.get(ip)
-        if (sockets == null) {
-          sockets = new Set()
-          admitted.set(ip, sockets)
-        }
-        for (const socket of sockets) {
-          if (socket.timeline.close != null) {
-            sockets.delete(socket)
-          }
-        }
-        if (sockets.size >= maxConnectionsPerIp) {
-          return true
-        }
-        const set = sockets
-        set.add(maConn)
-        maConn.addEventListener('close', () => {
-          set.delete(maConn)
-          if (set.size === 0 && admitted.get(ip) === set) {
-            admitted.delete(ip)
-          }
-        }, { once: true })
-        return false
-      }
-    },
+    connectionGater: gater,
     connectionManager: {
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
-      // the per-address rate is applied by the gater above instead (see
-      // DEFAULT_INBOUND_CONNECTION_THRESHOLD); this turns libp2p's off
+      // the per-address rate is applied by the gater instead (see gater.ts);
+      // this turns libp2p's off
       inboundConnectionThreshold: Number.MAX_SAFE_INTEGER
     },
     services: {
       identify: identify(),
       // browsers ping every connection every 3 s; a ping stream still closing must not
       // make the next one fail (@libp2p/ping allows 2 inbound by default)
-      ping: ping({ maxInboundStreams: 8, maxOutboundStreams: 4 }),
+      ping: ping({ maxInboundStreams: PING_MAX_INBOUND_STREAMS, maxOutboundStreams: PING_MAX_OUTBOUND_STREAMS }),
       relay: circuitRelayServer({
         reservations: {
           maxReservations: options.maxReservations ?? DEFAULT_MAX_RESERVATIONS,
@@ -578,7 +329,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
         // when the relay leaves a room (its last member left) a linked relay
         // backs off re-grafting for this long; the default 10 s would cut the
         // room between the two relays for that long if a member came back
-        unsubcribeBackoff: 1_000,
+        unsubcribeBackoff: ROOM_UNSUBSCRIBE_BACKOFF,
         // many browsers share an IP address (NAT, a proxy, a test on
         // loopback); the colocation penalty would drop them from the mesh
         scoreParams: { IPColocationFactorWeight: 0 },
@@ -602,7 +353,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   const follower = new RoomFollower(libp2p.services.pubsub, {
     maxRooms: options.maxRooms ?? DEFAULT_MAX_ROOMS,
     isRelay,
-    sweepInterval: 5_000,
+    sweepInterval: ROOM_SWEEP_INTERVAL,
     log
   })
 
@@ -723,7 +474,7 @@ async function startHealthServer (host: string, port: number, status: () => Rela
     })
     res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body))
   })
-  server.keepAliveTimeout = 5_000
+  server.keepAliveTimeout = HEALTH_KEEP_ALIVE_TIMEOUT
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
@@ -732,40 +483,4 @@ async function startHealthServer (host: string, port: number, status: () => Rela
     })
   })
   return server
-}
-
-function ipOf (ma: Multiaddr): string | undefined {
-  try {
-    const config = getNetConfig(ma)
-    return config.type === 'ip4' || config.type === 'ip6' ? config.host : undefined
-  } catch {
-    return undefined
-  }
-}
-
-function isAllowed (list: BlockList, ip: string): boolean {
-  return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4')
-}
-
-function parseCidr (cidr: string): { ip: string, prefix: number, type: 'ipv4' | 'ipv6' } {
-  const [ip, bits] = cidr.split('/')
-  const type = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined
-  if (type == null) {
-    throw new TypeError(`not an IP network: ${cidr}`)
-  }
-  const max = type === 'ipv4' ? 32 : 128
-  const prefix = bits == null ? max : Number(bits)
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    throw new TypeError(`bad prefix length in ${cidr}`)
-  }
-  return { ip, prefix, type }
-}
-
-function toBlockList (cidrs: string[]): BlockList {
-  const list = new BlockList()
-  for (const cidr of cidrs) {
-    const { ip, prefix, type } = parseCidr(cidr)
-    list.addSubnet(ip, prefix, type)
-  }
-  return list
 }
