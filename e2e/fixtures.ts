@@ -39,6 +39,8 @@ export const test = base.extend<Fixtures>({
       pages.push(page)
       if (options.blockWebRTC === true) await blockWebRTC(page)
       page.on('pageerror', (err) => { console.error('[page error]', err.message) })
+      // E2E_CONSOLE=1 shows what the pages log (with localStorage.debug, the SDK's logs too)
+      if (process.env.E2E_CONSOLE === '1') page.on('console', (msg) => { console.info(`[page ${pages.indexOf(page)}] ${msg.text()}`) })
       await page.goto('/index.html')
       const id = await page.evaluate(async (opts) => window.harness.start(opts), { relays: [relay], ...options })
       return { page, id }

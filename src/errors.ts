@@ -98,7 +98,12 @@ export function errorMessage (err: unknown): string {
     return err.message
   }
   if (typeof Event !== 'undefined' && err instanceof Event) {
-    return `${err.type} event${(err as any).message != null ? `: ${(err as any).message}` : ''}`
+    if ((err as any).message != null) {
+      return `${err.type} event: ${(err as any).message}`
+    }
+    // a browser WebSocket says no more than this, for any reason
+    const socket = typeof WebSocket !== 'undefined' && err.target instanceof WebSocket ? ` from the WebSocket to ${err.target.url} (nothing listening, refused, or a TLS problem)` : ''
+    return `${err.type} event${socket}`
   }
   return String((err as any)?.message ?? err)
 }

@@ -96,7 +96,8 @@ const state: {
   tally: Map<string, Tally>
   tallyTiming: Map<string, TallyTiming>
   reservations: Array<{ address: string, reserved: boolean, at: number }>
-} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), tallyTiming: new Map(), reservations: [] }
+  connectionEvents: Array<{ peer: string, connection: string | undefined, at: number }>
+} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), tallyTiming: new Map(), reservations: [], connectionEvents: [] }
 
 function tallyMessage (from: string, data: string): void {
   const m = /^(.*?)(\d+)$/.exec(data)
@@ -154,6 +155,7 @@ const harness = {
     messenger.addEventListener('peer:leave', (e) => { state.leaves.push({ peer: e.detail.toString(), at: Date.now() }) })
     messenger.addEventListener('drop', (e) => { state.drops.push(e.detail) })
     messenger.addEventListener('error', (e) => { state.errors.push(`${e.detail.error.name}: ${e.detail.error.message}`) })
+    messenger.addEventListener('connection', (e) => { state.connectionEvents.push({ peer: e.detail.peer.toString(), connection: e.detail.connection, at: Date.now() }) })
     node.services.relays.addEventListener('reservation:change', (e) => { state.reservations.push({ ...e.detail, at: Date.now() }) })
     const tally = opts.tally === true
     // persisted tabs journal what the application took, in the same task as the SDK's receipt,
@@ -194,8 +196,8 @@ const harness = {
   send (peer: string, prefix: string, count = 1, start = 0): number {
     const m = state.messenger
     if (m == null) throw new Error('not started')
-    const p = peerIdFromString(peer)
-    for (let i = start; i < start + count; i++) m.send(p, `${prefix}${i}`)
+    // by its string form, as an application that learned it from a URL would
+    for (let i = start; i < start + count; i++) m.send(peer, `${prefix}${i}`)
     return count
   },
   /** Send `count` messages, `batch` every `every` ms; resolves when all are queued. */
@@ -305,6 +307,24 @@ const harness = {
   relayStatus: () => state.node?.services.relays.status() ?? [],
   /** Reservations gained and lost, in order. */
   reservations: () => state.reservations,
+  connectionEvents: () => state.connectionEvents,
+  /**
+   * Create a node of its own (not this tab's) with these relays and report
+   * how it failed, or that it came online, and how long either took.
+   */
+  async tryNode (relays: string[], allowInsecureRelays: boolean, timeout = 2_000): Promise<{ ok: boolean, ms: number, name?: string, message?: string, relays?: unknown }> {
+    const started = performance.now()
+    let node: BrowserNode | undefined
+    try {
+      node = await createBrowserNode({ relays, allowInsecureRelays })
+      await node.services.relays.waitOnline({ timeout })
+      return { ok: true, ms: performance.now() - started }
+    } catch (err: any) {
+      return { ok: false, ms: performance.now() - started, name: err.name, message: err.message, relays: err.relays }
+    } finally {
+      await node?.stop()
+    }
+  },
   async flush (): Promise<void> {
     await state.messenger?.flush()
   },

@@ -13,12 +13,15 @@ import { ping } from '@libp2p/ping'
 import { isPrivate } from '@libp2p/utils'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { directUpgrade } from './direct-upgrade.js'
 import { relayKeeper } from './relay-keeper.js'
+import { relayRouting } from './relay-routing.js'
 import { roomDiscovery } from './room-discovery.js'
 import { rejoin } from './rejoin.js'
+import { RelayAddressError } from './errors.js'
 import type { DirectUpgrade } from './direct-upgrade.js'
 import type { RelayKeeper } from './relay-keeper.js'
 import type { RoomDiscovery } from './room-discovery.js'
@@ -102,6 +105,9 @@ export type BrowserNode = Libp2p<BrowserServices>
  * ```
  */
 export async function createBrowserNode (init: BrowserNodeInit): Promise<BrowserNode> {
+  for (const relay of init.relays) {
+    checkRelayAddress(relay, init.allowInsecureRelays === true)
+  }
   const room = init.room != null ? roomDiscovery({ room: init.room, interval: init.roomInterval }) : undefined
   const useWebRTC = init.webrtc !== false
   const relayPrefixes = init.relays.map(r => r.split('/p2p/')[0])
@@ -155,6 +161,8 @@ export async function createBrowserNode (init: BrowserNodeInit): Promise<Browser
       pingTimeout: { minTimeout: Math.max(init.pingTimeout ?? DEFAULT_PING_TIMEOUT, 1), maxTimeout: Math.max(init.pingTimeout ?? DEFAULT_PING_TIMEOUT, 10_000) }
     },
     peerDiscovery,
+    // a peer known only by its id is dialed through the relays: no rooms needed
+    peerRouters: [relayRouting({ relays: init.relays })],
     services: services as any
   })
   // a closing tab tells its peers at once rather than leaving them to time out on pings
@@ -169,4 +177,34 @@ export async function createBrowserNode (init: BrowserNodeInit): Promise<Browser
   globalThis.addEventListener?.('pagehide', onPageHide)
   node.addEventListener('stop', () => { globalThis.removeEventListener?.('pagehide', onPageHide) }, { once: true })
   return node as unknown as BrowserNode
+}
+
+/**
+ * Refuse, with a message that says what to do, a relay address the node
+ * could never use: the browser's connection gater would drop every dial to it
+ * silently, and the page would wait for a reservation that never comes.
+ *
+ * @throws RelayAddressError
+ */
+function checkRelayAddress (address: string, allowInsecure: boolean): void {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(address)
+  } catch (err: any) {
+    throw new RelayAddressError(address, `Relay address ${JSON.stringify(address)} is not a multiaddr (${err.message}); it looks like /dns4/relay.example.com/tcp/443/wss/p2p/12D3…`)
+  }
+  const parts = ma.getComponents()
+  if (parts.findLast(c => c.name === 'p2p') == null) {
+    throw new RelayAddressError(address, `Relay address ${address} has no /p2p/<relay peer id>: the relay prints its full address when it starts`)
+  }
+  if (allowInsecure) {
+    return
+  }
+  const host = parts[0]
+  const local = host?.value === 'localhost' || isPrivate(ma) === true
+  const plain = parts.some(c => c.name === 'ws') && !parts.some(c => c.name === 'tls' || c.name === 'wss')
+  if (local || plain) {
+    const what = local && plain ? 'plain ws:// to a local or private host' : local ? 'a local or private host' : 'plain ws:// (not wss://)'
+    throw new RelayAddressError(address, `Relay address ${address} is ${what}, which browsers refuse by default. For development against a local relay pass allowInsecureRelays: true to createBrowserNode(); in production use wss:// on a public host name`)
+  }
 }

@@ -15,6 +15,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from '../util/backoff.js'
 import { stopController, timedSignal } from '../util/signals.js'
 import { errorMessage } from '../errors.js'
+import { RelayUnreachableError } from './errors.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -40,6 +41,13 @@ export const DEFAULT_RELAY_DIAL_TIMEOUT = 5_000
  * @default 10 s
  */
 export const DEFAULT_RESERVATION_GRACE = 10_000
+
+/**
+ * How long `waitOnline()` waits for a first reservation by default.
+ *
+ * @default 10 s
+ */
+export const DEFAULT_ONLINE_TIMEOUT = 10_000
 
 export interface RelayKeeperInit {
   /** Relay multiaddrs, each ending in `/p2p/<relay id>`. */
@@ -68,6 +76,8 @@ export interface RelayKeeperComponents {
 export interface RelayStatus {
   address: string
   reserved: boolean
+  /** Why the last attempt gave no reservation (a dial error, or a connection without one); cleared once reserved. */
+  error?: string
 }
 
 export interface RelayKeeperEvents {
@@ -80,6 +90,7 @@ interface Relay {
   ma: Multiaddr
   peer: string
   reserved: boolean
+  error?: string
   dialing: boolean
   connectedSince?: number
   nextDial: number
@@ -94,6 +105,12 @@ export interface RelayKeeper {
   readonly online: boolean
   /** Check every relay now (also runs on events and on a timer): after `online`, say. */
   checkAll(): void
+  /**
+   * Resolves once a reservation is held (at once if one is).
+   *
+   * @throws RelayUnreachableError after `timeout` ms (default 10 s), naming every relay and its last error
+   */
+  waitOnline(options?: AbortOptions & { timeout?: number }): Promise<void>
   addEventListener: TypedEventEmitter<RelayKeeperEvents>['addEventListener']
   removeEventListener: TypedEventEmitter<RelayKeeperEvents>['removeEventListener']
 }
@@ -129,8 +146,41 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
 
   /** Every configured relay and whether we hold a reservation on it now. */
   status (): RelayStatus[] {
-    return this.relays.map(r => ({ address: r.address, reserved: r.reserved }))
+    return this.relays.map(r => ({ address: r.address, reserved: r.reserved, ...(r.error != null ? { error: r.error } : {}) }))
   }
+
+  async waitOnline (options: AbortOptions & { timeout?: number } = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    if (this.online) {
+      return
+    }
+    const waited = options.timeout ?? DEFAULT_ONLINE_TIMEOUT
+    const timed = timedSignal(waited, options.signal, () => new RelayUnreachableError(this.status().map(r => ({ address: r.address, error: r.error })), waited))
+    const stopped = this.controller.signal
+    let cleanup = (): void => {}
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onChange = (): void => { if (this.online) { resolve() } }
+        const onAbort = (): void => { reject(timed.signal.reason) }
+        const onStop = (): void => { reject(new Error('The relay keeper was stopped')) }
+        this.addEventListener('reservation:change', onChange)
+        timed.signal.addEventListener('abort', onAbort, { once: true })
+        stopped.addEventListener('abort', onStop, { once: true })
+        cleanup = () => {
+          this.removeEventListener('reservation:change', onChange)
+          timed.signal.removeEventListener('abort', onAbort)
+          stopped.removeEventListener('abort', onStop)
+        }
+        if (stopped.aborted) {
+          onStop()
+        }
+      })
+    } finally {
+      cleanup()
+      timed.clear()
+    }
+  }
+
 
   /** True while at least one reservation is held. */
   get online (): boolean {
@@ -178,6 +228,7 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
       relay.reserved = reserved
       if (reserved) {
         relay.backoff.reset()
+        relay.error = undefined
       }
       this.log('%s reservation on %s', reserved ? 'holding a' : 'lost the', relay.address)
       this.safeDispatchEvent('reservation:change', { detail: { address: relay.address, reserved } })
@@ -193,6 +244,7 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
         return
       }
       // connected but no reservation came of it: start over
+      relay.error = `connected for ${Math.round((now - relay.connectedSince) / 1000)} s without a reservation: is it a circuit relay v2 server with room for one more?`
       for (const conn of this.components.connectionManager.getConnections()) {
         if (conn.remotePeer.toString() === relay.peer) {
           conn.abort(new Error('No reservation on this relay connection'))
@@ -210,6 +262,7 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
       // a failed WebSocket dial can reject with a plain Event, not an Error
       .catch((err) => {
         relay.nextDial = Date.now() + relay.backoff.next()
+        relay.error = errorMessage(err)
         this.log('could not reach relay %s, next try in %d ms - %s', relay.address, relay.nextDial - Date.now(), errorMessage(err))
       })
       .finally(() => {

@@ -21,7 +21,7 @@ import { PeerHandle } from './peer.js'
 import type { Codec } from './codec.js'
 import type { LaneStore } from './store.js'
 import type { ConnectionKind } from './connections.js'
-import type { ChannelEvents, DropDetail, ErrorDetail, RangeDetail } from './events.js'
+import type { ChannelEvents, ConnectionDetail, DropDetail, ErrorDetail, RangeDetail } from './events.js'
 import type { InboundHost, InboundOptions, Receipt } from './inbound-lane.js'
 import type { Received } from './inbox.js'
 import type { Budget, DropReason, LaneHost, LaneNode, LaneOptions, QueuePolicy } from './outbound-lane.js'
@@ -224,6 +224,9 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
   private stopped = false
   private pendingDrops: PendingDrop[] = []
   private readonly onConnectionOpen: (evt: CustomEvent<Connection>) => void
+  private readonly onConnectionClose: (evt: CustomEvent<Connection>) => void
+  /** How each member is reached, as last told by a `connection` event. */
+  private readonly kinds = new Map<string, ConnectionKind>()
 
   constructor (ctx: ChannelContext, name: string, protocol: string, init: ChannelInit<T>) {
     super()
@@ -264,12 +267,15 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
       ackDelay: init.ackDelay ?? DEFAULT_ACK_DELAY
     }
     this.onConnectionOpen = (evt) => { this.connectionOpened(evt.detail) }
+    // a closing connection ranks nothing: the peer's best one is what is left
+    this.onConnectionClose = (evt) => { this.updateKind(evt.detail.remotePeer) }
   }
 
   /** Register the protocol handler and the topology; find peers already connected. */
   async start (): Promise<void> {
     const node = this.ctx.node
     node.addEventListener('connection:open', this.onConnectionOpen)
+    node.addEventListener('connection:close', this.onConnectionClose)
     await node.handle(this.protocol, (stream, connection) => { this.inboundStream(stream, connection) }, {
       runOnLimitedConnection: true,
       maxInboundStreams: this.maxInboundStreams,
@@ -444,6 +450,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     this.stopped = true
     const node = this.ctx.node
     node.removeEventListener('connection:open', this.onConnectionOpen)
+    node.removeEventListener('connection:close', this.onConnectionClose)
     if (this.topologyId != null) {
       node.unregister(this.topologyId)
     }
@@ -464,6 +471,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     }
     this.handles.clear()
     this.members.clear()
+    this.kinds.clear()
     await node.unhandle(this.protocol).catch((err) => { this.log.error('could not unregister %s - %e', this.protocol, err) })
   }
 
@@ -619,7 +627,27 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     whenUsable(conn, this.signal, () => {
       const lane = this.outbound.get(conn.remotePeer.toString())
       lane?.connectionOpened(conn)
+      this.updateKind(conn.remotePeer)
     })
+  }
+
+  /** Tell `connection` listeners when how `peer` is reached changed. */
+  private updateKind (peer: PeerId): void {
+    if (this.stopped) {
+      return
+    }
+    const key = peer.toString()
+    const kind = this.connectionKind(peer)
+    if (kind === this.kinds.get(key)) {
+      return
+    }
+    if (kind == null) {
+      this.kinds.delete(key)
+    } else {
+      this.kinds.set(key, kind)
+    }
+    this.log('%p is reached %s', peer, kind ?? 'no more')
+    this.emit(peer, 'connection', { peer, connection: kind })
   }
 
   private join (peer: PeerId): void {
@@ -630,6 +658,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     this.members.set(key, peer)
     this.log('%p joined', peer)
     this.emit(peer, 'peer:join', peer)
+    this.updateKind(peer)
   }
 
   private leave (peer: PeerId): void {
@@ -639,6 +668,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     }
     this.log('%p left', peer)
     this.emit(peer, 'peer:leave', peer)
+    this.updateKind(peer)
   }
 
   private flushDrops (): void {
@@ -661,7 +691,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     }
   }
 
-  private emit (peer: PeerId, type: keyof ChannelEvents, detail: PeerId | RangeDetail | DropDetail | ErrorDetail): void {
+  private emit (peer: PeerId, type: keyof ChannelEvents, detail: PeerId | RangeDetail | DropDetail | ErrorDetail | ConnectionDetail): void {
     if (this.listenerCount(type) > 0) {
       this.safeDispatchEvent(type, { detail })
     }

@@ -5,6 +5,7 @@
  * `TypedEventEmitter`).
  */
 import type { DropReason } from './outbound-lane.js'
+import type { ConnectionKind } from './connections.js'
 import type { PeerId } from '@libp2p/interface'
 
 export type { DropReason }
@@ -56,11 +57,23 @@ export interface ErrorDetail {
   error: Error
 }
 
+/** How a peer is reached changed. */
+export interface ConnectionDetail {
+  peer: PeerId
+  /** `'direct'` (e.g. WebRTC), `'relayed'`, or undefined: not connected any more. */
+  connection: ConnectionKind | undefined
+}
+
 export interface ChannelEvents {
   /** A peer now has a usable connection and speaks this channel's protocol. */
   'peer:join': CustomEvent<PeerId>
   /** A peer lost its last connection (or stopped speaking the protocol). */
   'peer:leave': CustomEvent<PeerId>
+  /**
+   * How a member is reached changed: it joined, its connection became direct,
+   * fell back to relayed, or it left (`connection: undefined`).
+   */
+  'connection': CustomEvent<ConnectionDetail>
   /** Messages were handed to the transport (not proof of delivery). */
   'sent': CustomEvent<RangeDetail>
   /** Confirmed mode: the receiver's application has these messages. */
@@ -75,6 +88,7 @@ export interface ChannelEvents {
 export interface PeerEvents {
   'join': CustomEvent<PeerId>
   'leave': CustomEvent<PeerId>
+  'connection': CustomEvent<ConnectionDetail>
   'sent': CustomEvent<RangeDetail>
   'delivered': CustomEvent<RangeDetail>
   'drop': CustomEvent<DropDetail>

@@ -247,3 +247,42 @@ describe('relay keeper', () => {
     expect(() => relayKeeper({ relays: ['/ip4/127.0.0.1/tcp/1/ws'] })(fakeComponents(self))).toThrow(TypeError)
   })
 })
+
+describe('relay keeper: saying what is wrong, reaching peers by id', () => {
+  it('waitOnline() resolves when a reservation comes', async () => {
+    const { c, keeper, reserve } = await startKeeper()
+    const waiting = keeper.waitOnline({ timeout: 5_000 })
+    answer(c)
+    reserve(0)
+    await clock.flush()
+    await expect(waiting).resolves.toBeUndefined()
+    await expect(keeper.waitOnline()).resolves.toBeUndefined()
+  })
+
+  it('waitOnline() rejects after its timeout with RelayUnreachableError naming each relay and its last error', async () => {
+    const { c, keeper } = await startKeeper({}, 2)
+    const waiting = keeper.waitOnline({ timeout: 3_000 })
+    const failed = expect(waiting).rejects.toMatchObject({ name: 'RelayUnreachableError' })
+    for (const d of c.connectionManager.unsettled()) d.fail(new Error('connection refused'))
+    await clock.advance(3_000)
+    await failed
+    const err = await waiting.catch(e => e)
+    expect(err.relays).toEqual([
+      { address: relayAddress(relays[0]), error: 'connection refused' },
+      { address: relayAddress(relays[1]), error: 'connection refused' }
+    ])
+    expect(err.message).toContain('connection refused')
+    expect(keeper.status()[0].error).toBe('connection refused')
+  })
+
+  it('waitOnline() rejects with the signal\'s reason, and on stop()', async () => {
+    const { keeper } = await startKeeper()
+    const controller = new AbortController()
+    const aborted = keeper.waitOnline({ signal: controller.signal })
+    controller.abort(new Error('page left'))
+    await expect(aborted).rejects.toThrow('page left')
+    const stopping = keeper.waitOnline()
+    await keeper.stop()
+    await expect(stopping).rejects.toThrow('stopped')
+  })
+})

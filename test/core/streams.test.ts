@@ -267,4 +267,35 @@ describe('relayed and direct connections', () => {
     // the stream now runs on the direct connection
     await until(() => streamsOf(a, PROTOCOL).every(s => a.getConnections(b.peerId).find(c => c.streams.includes(s))?.direct === true), 3000, 'stream on direct')
   })
+
+  it('connection events say when a peer is reached relayed, then direct, relayed again, then not at all', async () => {
+    const { a, b } = await relayTrio()
+    const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string() })
+    const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
+    live.messengers.push(ma, mb)
+    await Promise.all([ma.ready, mb.ready])
+    const seen: Array<string | undefined> = []
+    const seenByHandle: Array<string | undefined> = []
+    ma.addEventListener('connection', (e) => {
+      expect(e.detail.peer.equals(b.peerId)).toBe(true)
+      seen.push(e.detail.connection)
+    })
+    ma.peer(b.peerId).addEventListener('connection', (e) => { seenByHandle.push(e.detail.connection) })
+    const circuit = b.getMultiaddrs().find(addr => addr.toString().includes('/p2p-circuit'))
+    const direct = b.getMultiaddrs().find(addr => !addr.toString().includes('/p2p-circuit'))
+    if (circuit == null || direct == null) throw new Error('no addresses')
+    await a.dial(circuit)
+    ma.send(b.peerId, 'over the relay')
+    await mb.receive({ signal: AbortSignal.timeout(5000) })
+    await until(() => seen.length === 1, 5000, 'relayed')
+    const conn = await a.dial(direct)
+    await until(() => seen.length === 2, 5000, 'direct')
+    expect(ma.connection(b.peerId)).toBe('direct')
+    await conn.close()
+    await until(() => seen.length === 3, 5000, 'relayed again')
+    await b.stop()
+    await until(() => seen.length === 4, 5000, 'gone')
+    expect(seen).toEqual(['relayed', 'direct', 'relayed', undefined])
+    expect(seenByHandle).toEqual(seen)
+  })
 })
