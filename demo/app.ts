@@ -152,8 +152,11 @@ export class ChatApp {
     // say who we are to every peer that arrives; it answers with its own
     this.profiles.addEventListener('peer:join', (e) => { this.sendProfile(e.detail.toString(), true) })
     this.node.services.relays.addEventListener('reservation:change', () => { this.refresh() })
-    this.node.addEventListener('connection:open', () => { queueMicrotask(() => { this.renderPeers() }) })
-    this.node.addEventListener('connection:close', () => { queueMicrotask(() => { this.renderPeers() }) })
+    // a badge changes when the SDK says how a peer is reached: relayed, direct, or gone
+    m.addEventListener('connection', () => {
+      this.renderPeers()
+      this.renderConvHeader()
+    })
     globalThis.addEventListener('online', () => {
       // the network is back: try the relay now rather than at the end of a backoff
       this.node.services.relays.checkAll()
