@@ -34,7 +34,6 @@ const EXPERIMENT = !args.includes('--no-experiment')
 const JSON_OUT = arg('json', 'bench/results/browser.json')
 const ROUND_TIMEOUT = 120_000
 
-
 type Kind = 'messenger' | 'raw' | 'bare' | 'rawpc'
 interface Case { name: string, size: number, count: number }
 const THROUGHPUT_CASES: Case[] = [
@@ -292,7 +291,7 @@ async function pair (ctx: BrowserContext, base: string, relay: string, i: number
   try {
     const room = `pair-${i}-${Math.random().toString(36).slice(2)}`
     const opts = { relays: [relay], room, greet: true }
-    const [idA, idB] = await Promise.all([
+    const [, idB] = await Promise.all([
       a.evaluate(async (o) => window.bench.start(o), opts),
       b.evaluate(async (o) => window.bench.start(o), opts)
     ])

@@ -28,7 +28,6 @@ const RUN_TIMEOUT = 180_000
 /** Pause before each measured run. */
 const SETTLE_MS = 1_000
 
-
 interface Case { name: string, concurrency: number, count: number, size: number }
 const ALL_CASES: Record<string, Case> = {
   seq: { name: 'sequential, 100 B', concurrency: 1, count: 300, size: 100 },
@@ -41,7 +40,6 @@ const ALL_CASES: Record<string, Case> = {
 const CASES: Case[] = arg('cases', 'seq,c32,c32-16k').split(',').map(k => ALL_CASES[k])
 const KINDS = arg('kinds', 'multiplexed,stream,bare').split(',') as Kind[]
 
-const round1 = (x: number): number => Math.round(x * 10) / 10
 const round2 = (x: number): number => Math.round(x * 100) / 100
 /** Nearest-rank percentile of a sorted list. */
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))]

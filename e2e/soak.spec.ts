@@ -129,6 +129,7 @@ test(`ten tabs in one room broadcast for ${SOAK_SECONDS} s: nothing lost or dupl
   let sending = true
   let baseline = -1
   const sampler = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- cleared when the sending ends
     while (sending) {
       if (baseline < 0 && Date.now() - started >= WARMUP_SECONDS * 1000) baseline = samples[0].length
       await sample(baseline >= 0 && (samples[0].length - baseline) % HEAP_EVERY === 0)

@@ -17,7 +17,7 @@ import { createLibp2p } from 'libp2p'
 // js-libp2p v3 calls Promise.withResolvers, which Node 20 lacks (Node 22+ has it)
 Promise.withResolvers ??= function () {
   let resolve, reject
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise((_resolve, _reject) => { resolve = _resolve; reject = _reject })
   return { promise, resolve, reject }
 }
 

@@ -39,9 +39,6 @@ export class TruncatedFrameError extends Error {
 export class MalformedMessageError extends Error {
   static override name = 'MalformedMessageError'
   override name = 'MalformedMessageError'
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
 }
 
 /** `send()` with the `'error'` queue policy while the queue is full. */
@@ -63,9 +60,6 @@ export class MessengerStoppedError extends Error {
 export class StreamOpenError extends Error {
   static override name = 'StreamOpenError'
   override name = 'StreamOpenError'
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
 }
 
 /**
@@ -84,9 +78,6 @@ export class InboundOverflowError extends Error {
 export class StorageError extends Error {
   static override name = 'StorageError'
   override name = 'StorageError'
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
 }
 
 /**

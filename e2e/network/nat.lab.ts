@@ -58,6 +58,7 @@ async function settleWithTraffic (a: HomeTab, b: HomeTab, ms: number, out: Settl
   let done = false
   void sending.finally(() => { done = true })
   const t0 = Date.now()
+  // eslint-disable-next-line no-unmodified-loop-condition -- set when the sending ends
   while (!done) {
     for (const [t, other, name] of [[a, b, 'A'], [b, a, 'B']] as const) {
       const r = await routeOf(t, other.id)

@@ -72,7 +72,7 @@ interface RtcCounters {
 
 declare global {
   // installed by instrumentRTC() (e2e/fixtures.ts) with an init script
-  // eslint-disable-next-line no-var
+
   var __rtc: RtcCounters | undefined
 }
 

@@ -120,7 +120,7 @@ async function acquire (locks: LockManager, ns: string, slot: number, wait: numb
           return
         }
         // hold the lock until released or the tab goes away
-        await new Promise<void>((release) => { resolve(release) })
+        await new Promise<void>((_resolve) => { resolve(_resolve) })
       })
     })
     if (got != null) return { slot, release: got }

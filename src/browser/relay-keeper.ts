@@ -181,7 +181,6 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
     }
   }
 
-
   /** True while at least one reservation is held. */
   get online (): boolean {
     return this.relays.some(r => r.reserved)

@@ -73,24 +73,24 @@ export interface ChannelEvents {
    * How a member is reached changed: it joined, its connection became direct,
    * fell back to relayed, or it left (`connection: undefined`).
    */
-  'connection': CustomEvent<ConnectionDetail>
+  connection: CustomEvent<ConnectionDetail>
   /** Messages were handed to the transport (not proof of delivery). */
-  'sent': CustomEvent<RangeDetail>
+  sent: CustomEvent<RangeDetail>
   /** Confirmed mode: the receiver's application has these messages. */
-  'delivered': CustomEvent<RangeDetail>
+  delivered: CustomEvent<RangeDetail>
   /** Messages were dropped, and why. */
-  'drop': CustomEvent<DropDetail>
+  drop: CustomEvent<DropDetail>
   /** A stream was reset for bad input, a dial failed, storage failed, … */
-  'error': CustomEvent<ErrorDetail>
+  error: CustomEvent<ErrorDetail>
 }
 
 /** Events of a per-peer handle: the same, filtered to that peer. */
 export interface PeerEvents {
-  'join': CustomEvent<PeerId>
-  'leave': CustomEvent<PeerId>
-  'connection': CustomEvent<ConnectionDetail>
-  'sent': CustomEvent<RangeDetail>
-  'delivered': CustomEvent<RangeDetail>
-  'drop': CustomEvent<DropDetail>
-  'error': CustomEvent<ErrorDetail>
+  join: CustomEvent<PeerId>
+  leave: CustomEvent<PeerId>
+  connection: CustomEvent<ConnectionDetail>
+  sent: CustomEvent<RangeDetail>
+  delivered: CustomEvent<RangeDetail>
+  drop: CustomEvent<DropDetail>
+  error: CustomEvent<ErrorDetail>
 }

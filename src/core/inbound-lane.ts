@@ -19,7 +19,7 @@
  */
 import { InboundOverflowError, MalformedMessageError, TruncatedFrameError, errorMessage } from '../errors.js'
 import { FrameDecoder } from './framing.js'
-import { EPOCH_BYTES, HELLO_SEQ, MAX_SEQ_BYTES, ackFrame, helloEpoch, readSequenced } from './confirmed-wire.js'
+import { HELLO_SEQ, ackFrame, helloEpoch, readSequenced } from './confirmed-wire.js'
 import type { Codec } from './codec.js'
 import type { InboxSource } from './inbox.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'

@@ -269,7 +269,6 @@ export function createMessenger<T> (node: MessengerNode, init: MessengerInit<T>)
   return new MessengerImpl<T>(core, init)
 }
 
-
 /** Receipts in memory: the default (Node, tests). */
 function inMemory (): ReceiptStore {
   const map = new Map<string, Receipt>()

@@ -24,7 +24,7 @@ import { writable } from './stream-writable.js'
 import { anySignal } from 'any-signal'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from './codec.js'
-import type { Connection, Logger, PeerId, Stream, AbortOptions } from '@libp2p/interface'
+import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** What a lane needs from the libp2p node. */
 /** What a lane needs of the libp2p node. */

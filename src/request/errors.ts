@@ -32,7 +32,4 @@ export class TooManyRequestsError extends Error {
 export class RequestAbortedError extends Error {
   static override name = 'RequestAbortedError'
   override name = 'RequestAbortedError'
-  constructor (message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
 }

@@ -67,9 +67,8 @@ async function startRoom (init: Partial<RoomDiscoveryInit> = {}): Promise<Setup>
 }
 
 function contains (data: Uint8Array, part: Uint8Array): boolean {
-  outer: for (let i = 0; i + part.length <= data.length; i++) {
-    for (let j = 0; j < part.length; j++) if (data[i + j] !== part[j]) continue outer
-    return true
+  for (let i = 0; i + part.length <= data.length; i++) {
+    if (part.every((byte, j) => data[i + j] === byte)) return true
   }
   return false
 }

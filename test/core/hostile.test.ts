@@ -11,10 +11,10 @@ import { plaintext } from '@libp2p/plaintext'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { encodeUint8Array, encodingLength } from 'uint8-varint'
-import { createMessenger, json, string, FrameTooLargeError, InvalidFrameError, type Messenger, type ErrorDetail } from '../../src/index.js'
+import { createMessenger, json, string, FrameTooLargeError, InvalidFrameError, type ErrorDetail } from '../../src/index.js'
 import { createRequestor } from '../../src/request/index.js'
 import { FrameDecoder, frame } from '../../src/core/framing.js'
-import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from '../helpers/nodes.js'
+import { createNodes, connect, introduce, until, stopAfterEach } from '../helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/hostile-test/1.0.0'
@@ -55,7 +55,7 @@ function fuzzInput (r: () => number, max: number): Uint8Array {
       const v = valid(1 + Math.floor(r() * 5))
       return v.subarray(0, Math.floor(r() * v.length))
     }
-    case 3: return Uint8Array.from({ length: 4 + Math.floor(r() * 12) }, (_, i, ) => i < 3 ? 0x80 | Math.floor(r() * 128) : 0x80 | Math.floor(r() * 128)) // over-long varint
+    case 3: return Uint8Array.from({ length: 4 + Math.floor(r() * 12) }, (_, i) => i < 3 ? 0x80 | Math.floor(r() * 128) : 0x80 | Math.floor(r() * 128)) // over-long varint
     case 4: { // a huge length prefix, then some bytes
       const n = max + 1 + Math.floor(r() * 2 ** 31)
       const prefix = new Uint8Array(encodingLength(n))

@@ -247,13 +247,12 @@ describe('relayed and direct connections', () => {
     const n = 3000
     let next = 0
     const got: number[] = []
-    let kindWhileRelayed: string | undefined
     const reading = (async () => {
       for await (const { data } of mb) { got.push(number(data)); if (got.length === n) break }
     })()
     for (; next < n / 3; next++) ma.send(b.peerId, numbered(next))
     await until(() => got.length >= 100, 10_000, 'relayed messages')
-    kindWhileRelayed = ma.peer(b.peerId).connection
+    const kindWhileRelayed = ma.peer(b.peerId).connection
     // a direct connection appears while messages are flowing
     const direct = b.getMultiaddrs().find(addr => !addr.toString().includes('/p2p-circuit'))
     if (direct == null) throw new Error('no direct address')

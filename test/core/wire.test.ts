@@ -5,8 +5,8 @@
  */
 import { describe, it, expect } from 'vitest'
 import { lpStream } from '@libp2p/utils'
-import { createMessenger, bytes, string, json, type Messenger, type ErrorDetail } from '../../src/index.js'
-import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from '../helpers/nodes.js'
+import { createMessenger, bytes, string, json, type ErrorDetail } from '../../src/index.js'
+import { createNodes, connect, introduce, until, stopAfterEach } from '../helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/wire-test/1.0.0'

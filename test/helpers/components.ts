@@ -208,7 +208,7 @@ export class FakeConnectionManager {
   async openConnection (address: Multiaddr, options: AbortOptions & { force?: boolean } = {}): Promise<Connection> {
     let resolve!: (conn: Connection) => void
     let reject!: (err: unknown) => void
-    const result = new Promise<Connection>((res, rej) => { resolve = res; reject = rej })
+    const result = new Promise<Connection>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
     const signal = options.signal
     const onAbort = (): void => { dial.fail(signal?.reason) }
     const dial: Dial = {

@@ -70,9 +70,9 @@ function gate (): { wait: (signal: AbortSignal) => Promise<void>, open: () => vo
   const { promise, resolve } = Promise.withResolvers<void>()
   return {
     wait: async (signal) => {
-      await new Promise<void>((res, rej) => {
-        promise.then(res, rej)
-        signal.addEventListener('abort', () => { rej(signal.reason) }, { once: true })
+      await new Promise<void>((resolve, reject) => {
+        promise.then(resolve, reject)
+        signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
       })
     },
     open: resolve

@@ -213,6 +213,7 @@ export class World {
     let done = false
     const tracked = promise.finally(() => { done = true })
     tracked.catch(() => {})
+    // eslint-disable-next-line no-unmodified-loop-condition -- set when the promise settles
     for (let t = 0; !done && t < limit; t += 10) await this.clock.advance(10)
     if (!done) throw new Violation(`an operation did not settle within ${limit} ms of simulated time`)
     return await tracked
