@@ -11,7 +11,7 @@
  * else from the registry.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -57,6 +57,18 @@ describe('the packed package, installed into a scratch project', () => {
 
   afterAll(() => {
     if (work != null) rmSync(work, { recursive: true, force: true })
+  })
+
+  it('holds every file package.json points at, and no tests', async () => {
+    const listing = await run('tar', ['-tzf', tarball], { cwd: work, timeout: 30_000 })
+    expect(listing.code, describeRun('tar -tzf', listing)).toBe(0)
+    const files = new Set(listing.stdout.split('\n').filter(f => f !== '').map(f => f.replace(/^package\//, '')))
+    const pkg = JSON.parse(readFileSync(join(consumer, 'node_modules', 'libp2p-messenger', 'package.json'), 'utf8'))
+    const targets: string[] = [pkg.types, ...Object.values<string>(pkg.bin),
+      ...Object.values<string | Record<string, string>>(pkg.exports).flatMap(e => typeof e === 'string' ? [e] : Object.values(e))]
+    for (const target of targets) expect(files, target).toContain(target.replace(/^\.\//, ''))
+    for (const file of ['LICENSE', 'README.md', 'dist/src/index.js', 'dist/relay/cli.js']) expect(files, file).toContain(file)
+    expect([...files].filter(f => /\.(test|spec)\.[jt]s$/.test(f) || /^(test|e2e|bench|demo|examples)\//.test(f))).toEqual([])
   })
 
   it('Node ESM imports every entry point', async () => {
