@@ -1,7 +1,8 @@
 /**
  * `npm start`: the demo in one command. Starts a relay (relay/cli.ts, as a
  * child process) and serves the chat page (demo/) with Vite, prints the URL,
- * and stops both cleanly on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
+ * and stops both cleanly on Ctrl-C (SIGINT), SIGTERM or SIGHUP, and when the
+ * `npm start` that ran it goes away (npm does not pass a `kill <npm pid>` on).
  *
  *   node --import tsx demo/start.ts [--port 5173] [--host localhost] [--relay-port 9090] [--relay <multiaddr>]
  *
@@ -24,6 +25,8 @@ const RELAY_START_TIMEOUT = 30_000
 const RELAY_STOP_TIMEOUT = 12_000
 /** A repeated signal within this window is the same Ctrl-C (npm forwards the terminal's SIGINT too). */
 const SAME_SIGNAL_WINDOW = 1_500
+/** How often, when run by an npm script, we check that npm is still there (see watchNpm()). */
+const PARENT_CHECK_INTERVAL = 250
 
 const USAGE = `Usage: npm start -- [options]
        node --import tsx demo/start.ts [options]
@@ -187,6 +190,44 @@ async function stopRelay (relay: RunningRelay): Promise<number | null> {
   return code
 }
 
+/** The parent process id of `pid`, from /proc (Linux); undefined where there is none to read. */
+function parentOf (pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // "<pid> (<command>) <state> <ppid> …": the command may contain spaces and parentheses
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    return Number.isInteger(ppid) ? ppid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Run by an npm script (`npm start`), call `onGone` once npm is gone.
+ * `kill <npm pid>` (SIGTERM) reaches only npm, which passes it to the
+ * `sh -c` it runs us in, which dies without passing it on: we would be left
+ * running, with the page server and the relay. So we watch our parent (the
+ * shell, or npm itself) and, where /proc tells, its parent (npm): when either
+ * has exited (our parent, or its parent, changed), npm is gone. Returns a
+ * function that stops watching.
+ */
+function watchNpm (onGone: () => void): () => void {
+  if (process.env.npm_lifecycle_event == null) {
+    return () => {}
+  }
+  const parent = process.ppid
+  const grandparent = parentOf(parent)
+  const timer = setInterval(() => {
+    const parentGone = process.ppid !== parent
+    const grandparentGone = grandparent != null && grandparent > 1 && parentOf(parent) !== grandparent
+    if (parentGone || grandparentGone) {
+      clearInterval(timer)
+      onGone()
+    }
+  }, PARENT_CHECK_INTERVAL)
+  return () => { clearInterval(timer) }
+}
+
 async function main (): Promise<void> {
   let options: Options | undefined
   try {
@@ -213,6 +254,7 @@ async function main (): Promise<void> {
     log()
     log(`Stopping (${why})…`)
     let exitCode = code
+    unwatch()
     if (server != null) {
       await Promise.race([server.close(), new Promise(resolve => setTimeout(resolve, 5_000))]).catch(() => {})
       log('  page server stopped')
@@ -242,6 +284,9 @@ async function main (): Promise<void> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', onSignal)
+  const unwatch = watchNpm(() => {
+    if (stopping == null) stopping = stop('npm exited')
+  })
 
   log(bold('libp2p-messenger demo'))
   const relayHost = options.host === 'localhost' ? '127.0.0.1' : options.host
