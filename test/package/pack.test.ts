@@ -76,7 +76,7 @@ describe('the packed package, installed into a scratch project', () => {
       "import { createMessenger, json, bytes, openOutbox, MessengerStoppedError } from 'libp2p-messenger'",
       "import { createRequestor, RequestTimeoutError } from 'libp2p-messenger/request'",
       "import { memoryOutboxStore, memoryLedger } from 'libp2p-messenger/outbox'",
-      "const outbox = await openOutbox(memoryOutboxStore())",
+      'const outbox = await openOutbox(memoryOutboxStore())',
       'console.log([createMessenger, json, bytes, createRequestor, memoryLedger].map(f => typeof f).join(),',
       '  new MessengerStoppedError().name, new RequestTimeoutError().name, typeof outbox.close)'
     ].join('\n'))
@@ -99,7 +99,7 @@ describe('the packed package, installed into a scratch project', () => {
     writeFileSync(join(page, 'main.js'), [
       "import { createMessenger, json } from 'libp2p-messenger'",
       "import { createBrowserNode, loadIdentity } from 'libp2p-messenger/browser'",
-      "const identity = await loadIdentity()",
+      'const identity = await loadIdentity()',
       "const node = await createBrowserNode({ relays: [location.hash.slice(1)], room: 'r', privateKey: identity.privateKey })",
       "createMessenger(node, { protocol: '/p/1.0.0', codec: json() })"
     ].join('\n'))
