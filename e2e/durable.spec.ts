@@ -9,7 +9,7 @@ import { test, expect, allConnected, diagnose, journal, until, waitForCount, typ
 
 const expected = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
-test('B\'s tab closed; A queues 500 messages to B and reloads; B opens again: B receives 500, once each, in order', { tag: '@firefox' }, async ({ openTab, reloadTab, browser }) => {
+test('B\'s tab closed; A queues 500 messages to B and reloads; B opens again: B receives 500, once each, in order', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab, reloadTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
   const opts = { room: 'durable-500', persist: true }
@@ -38,7 +38,7 @@ test('B\'s tab closed; A queues 500 messages to B and reloads; B opens again: B 
   await ctxB.close()
 })
 
-test('confirmed mode: A sends 1,000 while B reloads twice; B\'s application sees 1,000, once each, in order', { tag: '@firefox' }, async ({ openTab, reloadTab, browser }) => {
+test('confirmed mode: A sends 1,000 while B reloads twice; B\'s application sees 1,000, once each, in order', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab, reloadTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
   const opts = { room: 'confirmed-reloads', persist: true, delivery: 'confirmed' as const }
@@ -93,7 +93,7 @@ test('confirmed mode: the relay restarts in the middle of a transfer; nothing is
   }
 })
 
-test('confirmed mode: A goes offline while sending, then online; nothing is lost', { tag: '@firefox' }, async ({ openTab, browser, relay }) => {
+test('confirmed mode: A goes offline while sending, then online; nothing is lost', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab, browser, relay }) => {
   // the tabs reach the relay through a forwarder that resets A's sockets when A's network goes:
   // Firefox's offline emulation leaves an open WebSocket working (see e2e/tcp-proxy.ts),
   // Chromium's closes it; a lost network does both, so the test does both in every browser
@@ -129,7 +129,7 @@ test('confirmed mode: A goes offline while sending, then online; nothing is lost
   }
 })
 
-test('two tabs of one origin: distinct identities and outboxes; a duplicated tab gets its own identity', { tag: '@firefox' }, async ({ openTab, reloadTab, context }) => {
+test('two tabs of one origin: distinct identities and outboxes; a duplicated tab gets its own identity', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab, reloadTab, context }) => {
   const opts = { room: 'identities', persist: true }
   const t1 = await openTab(opts)
   const t2 = await openTab(opts)

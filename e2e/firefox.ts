@@ -19,18 +19,20 @@ export const firefoxExecutable: string | undefined = process.env.FIREFOX_PATH ??
   ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find(p => existsSync(p))
 
 /**
- * Test-harness prefs (never the SDK's business):
- * - the test page calls getUserMedia() once (Chromium needs it on loopback-only
- *   hosts); Firefox answers it with a fake stream and no permission prompt,
- *   which headless could never answer;
- * - ICE may use loopback addresses, so a host whose only interface is `lo`
- *   still gathers candidates (with an ordinary interface they are not needed);
- * - no update checks or first-run pages on CI machines.
+ * Test-harness prefs (never the SDK's business): the test page calls
+ * getUserMedia() once (Chromium needs it on loopback-only hosts); Firefox
+ * answers it with a fake stream and no permission prompt, which headless could
+ * never answer. No update checks or default-browser questions on CI machines.
+ *
+ * Firefox needs a network interface other than `lo` for WebRTC: in a network
+ * namespace with only `lo` it gathers no ICE candidate at all, with or without
+ * `media.peerconnection.ice.loopback`, `media.peerconnection.ice.force_interface`
+ * = 'lo', `media.peerconnection.ice.obfuscate_host_addresses` = false (tried
+ * on Firefox ESR 153). The CI machines have one (eth0), so no ICE prefs here.
  */
 export const firefoxUserPrefs: Record<string, string | number | boolean> = {
   'media.navigator.streams.fake': true,
   'media.navigator.permission.disabled': true,
-  'media.peerconnection.ice.loopback': true,
   'app.update.enabled': false,
   'browser.shell.checkDefaultBrowser': false
 }

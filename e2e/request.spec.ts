@@ -61,7 +61,7 @@ test.afterAll(async () => {
   await pages[0]?.context().close()
 })
 
-test('typed round trips over direct WebRTC, both modes; the handler sees the caller', { tag: '@firefox' }, async () => {
+test('typed round trips over direct WebRTC, both modes; the handler sees the caller', { tag: ['@firefox', '@firefox-core'] }, async () => {
   for (const mode of MODES) {
     const { sums, echo } = await A.evaluate(async ([p, m]) => window.rr.roundTrip(p, m as Mode, 20), [idB, mode] as const)
     expect(sums).toEqual(Array.from({ length: 20 }, (_, i) => i + 1000))
