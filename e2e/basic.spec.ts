@@ -1,6 +1,6 @@
 import { test, expect, allConnected, waitForCount } from './fixtures.js'
 
-test('two tabs in a room get a direct WebRTC connection and exchange 1,000 messages each way in order', async ({ openTab }) => {
+test('two tabs in a room get a direct WebRTC connection and exchange 1,000 messages each way in order', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab }) => {
   const a = await openTab({ room: 'two-tabs' })
   const b = await openTab({ room: 'two-tabs' })
   await allConnected([a, b])

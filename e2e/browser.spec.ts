@@ -7,7 +7,7 @@ import { test, expect, allConnected, waitForCount, type Tab } from './fixtures.j
 
 const expected = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
-test('five tabs broadcast to each other: every tab receives every other tab\'s messages once, in order', async ({ openTab }) => {
+test('five tabs broadcast to each other: every tab receives every other tab\'s messages once, in order', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab }) => {
   const tabs: Tab[] = []
   for (let i = 0; i < 5; i++) tabs.push(await openTab({ room: 'five' }))
   await allConnected(tabs, 60_000)
@@ -25,7 +25,7 @@ test('five tabs broadcast to each other: every tab receives every other tab\'s m
   }
 })
 
-test('WebRTC impossible for one tab (its own browser context): messages still arrive over the relayed connection', async ({ openTab, browser }) => {
+test('WebRTC impossible for one tab (its own browser context): messages still arrive over the relayed connection', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab, browser }) => {
   const a = await openTab({ room: 'no-webrtc' })
   const blockedContext = await browser.newContext()
   const b = await openTab({ room: 'no-webrtc', blockWebRTC: true }, blockedContext)
@@ -42,7 +42,7 @@ test('WebRTC impossible for one tab (its own browser context): messages still ar
   await blockedContext.close()
 })
 
-test('the relay is killed and restarted: tabs re-reserve and relayed messaging resumes', async ({ openTab }) => {
+test('the relay is killed and restarted: tabs re-reserve and relayed messaging resumes', { tag: ['@firefox', '@firefox-core'] }, async ({ openTab }) => {
   const relay = new RelayProcess()
   await relay.start()
   try {
@@ -68,7 +68,7 @@ test('the relay is killed and restarted: tabs re-reserve and relayed messaging r
   }
 })
 
-test('a tab closes: the others see peer:leave within a bounded time', async ({ openTab }) => {
+test('a tab closes: the others see peer:leave within a bounded time', { tag: '@firefox' }, async ({ openTab }) => {
   const a = await openTab({ room: 'leave' })
   const b = await openTab({ room: 'leave' })
   const c = await openTab({ room: 'leave' })

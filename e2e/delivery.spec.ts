@@ -6,7 +6,7 @@ import { test, expect, allConnected, diagnose, hangWebRTCDials, journal, until, 
 
 const expected = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
-test('default mode: every WebRTC dial hangs on the dialing side (the init-channel race); 500 messages each way, paced over 3 s, all arrive in order', async ({ openTab, browser }) => {
+test('default mode: every WebRTC dial hangs on the dialing side (the init-channel race); 500 messages each way, paced over 3 s, all arrive in order', { tag: '@firefox' }, async ({ openTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
   await hangWebRTCDials(ctxA)
@@ -34,7 +34,7 @@ test('default mode: every WebRTC dial hangs on the dialing side (the init-channe
   }
 })
 
-test('confirmed mode: A sends 2,000 at a steady pace and reloads twice in the middle; B\'s application gets every message A\'s application sent, once, in order', async ({ openTab, reloadTab, browser }) => {
+test('confirmed mode: A sends 2,000 at a steady pace and reloads twice in the middle; B\'s application gets every message A\'s application sent, once, in order', { tag: '@firefox' }, async ({ openTab, reloadTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
   const opts = { room: 'sender-reloads', persist: true, delivery: 'confirmed' as const }
@@ -67,7 +67,7 @@ test('confirmed mode: A sends 2,000 at a steady pace and reloads twice in the mi
   }
 })
 
-test('a peer that reloads over a direct connection receives again within moments of being back (the old, dead connection is superseded at once)', async ({ openTab, reloadTab, browser }) => {
+test('a peer that reloads over a direct connection receives again within moments of being back (the old, dead connection is superseded at once)', { tag: '@firefox' }, async ({ openTab, reloadTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
   const opts = { room: 'reload-latency', persist: true }

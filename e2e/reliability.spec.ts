@@ -12,7 +12,7 @@ import type { Page } from '@playwright/test'
 const expected = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-test('two relays, the second dies mid-transfer (relayed only, confirmed): every message arrives once, in order, both ways; the first relay keeps both reservations', async ({ openTab, relay }) => {
+test('two relays, the second dies mid-transfer (relayed only, confirmed): every message arrives once, in order, both ways; the first relay keeps both reservations', { tag: '@firefox' }, async ({ openTab, relay }) => {
   const second = new RelayProcess()
   await second.start()
   try {
@@ -64,6 +64,7 @@ test('two relays, the second dies mid-transfer (relayed only, confirmed): every 
   }
 })
 
+// Chromium only (no @firefox tag): the crash is simulated with the DevTools protocol (Page.crash)
 test('the receiving tab crashes mid-transfer (confirmed, persisted): the sender sees it leave; opened again it has the same identity and its application sees every message once, in order', async ({ openTab, browser }) => {
   const ctxA = await browser.newContext()
   const ctxB = await browser.newContext()
@@ -123,7 +124,7 @@ async function readOutbox (page: Page, name: string): Promise<{ version: number,
   }), name)
 }
 
-test('another tab upgrades A\'s outbox database while A sends (confirmed): A carries on at the new version, and B receives every message once, in order', async ({ openTab, context, browser }) => {
+test('another tab upgrades A\'s outbox database while A sends (confirmed): A carries on at the new version, and B receives every message once, in order', { tag: '@firefox' }, async ({ openTab, context, browser }) => {
   const opts = { room: 'idb-upgrade', persist: true, delivery: 'confirmed' as const }
   const a = await openTab(opts)
   const ctxB = await browser.newContext()
@@ -171,7 +172,7 @@ test('another tab upgrades A\'s outbox database while A sends (confirmed): A car
   await ctxB.close()
 })
 
-test('another tab\'s upgrade of A\'s outbox database is blocked by a third tab while A sends (confirmed): A reports StorageError, nothing is lost, and A stores again once the upgrade went through', async ({ openTab, context, browser }) => {
+test('another tab\'s upgrade of A\'s outbox database is blocked by a third tab while A sends (confirmed): A reports StorageError, nothing is lost, and A stores again once the upgrade went through', { tag: '@firefox' }, async ({ openTab, context, browser, browserName }) => {
   const opts = { room: 'idb-blocked', persist: true, delivery: 'confirmed' as const }
   const a = await openTab(opts)
   const ctxB = await browser.newContext()
@@ -198,9 +199,13 @@ test('another tab\'s upgrade of A\'s outbox database is blocked by a third tab w
     req.onblocked = () => { w.upgrade.blocked = true }
     req.onsuccess = () => { w.upgrade.done = true; req.result.close() }
   }, name)
-  await upgrader.waitForFunction(() => (globalThis as any).upgrade.blocked === true)
+  // Chromium tells the upgrading tab it is blocked. Firefox 153 does not once a connection that
+  // closed for the upgrade has asked to open again (A's outbox, retrying its writes): the
+  // request just waits, 'blocked' never fires (the same with plain IndexedDB, without this SDK)
+  if (browserName === 'chromium') await upgrader.waitForFunction(() => (globalThis as any).upgrade.blocked === true, undefined, { timeout: 20_000 })
   // A cannot store: reported as StorageError (the outbox gives up an open after 10 s and retries)
   await a.page.waitForFunction(() => window.harness.errors().some(e => e.startsWith('StorageError')), undefined, { timeout: 30_000 })
+  expect(await upgrader.evaluate(() => (globalThis as any).upgrade.done)).toBe(false)
   const duringBlock = await b.page.evaluate((id) => window.harness.receivedCount(id), a.id)
   // while the page lives nothing is lost: delivery does not wait for storage
   await waitForCount(b, duringBlock + 50, a.id, 30_000)
@@ -229,7 +234,7 @@ test('another tab\'s upgrade of A\'s outbox database is blocked by a third tab w
 // An open that outlives its timeout is closed when it finally succeeds, and a
 // connection closes itself (not whichever is current) when another tab asks:
 // a tab never keeps a later upgrade blocked.
-test('an upgrade blocked by a stale tab is abandoned; a later upgrade by another tab goes through (A closed every connection it opened)', async ({ openTab, context, relay }) => {
+test('an upgrade blocked by a stale tab is abandoned; a later upgrade by another tab goes through (A closed every connection it opened)', { tag: '@firefox' }, async ({ openTab, context, relay }) => {
   const a = await openTab({ persist: true, delivery: 'confirmed' as const })
   const name = `libp2p-messenger/outbox/${a.id}`
   const stale = await context.newPage()
@@ -262,7 +267,7 @@ test('an upgrade blocked by a stale tab is abandoned; a later upgrade by another
   await later.waitForFunction(() => (globalThis as any).upgrade.done === true, undefined, { timeout: 10_000 })
 })
 
-test('stored data stays within its origin: a page of another origin in the same browser profile sees no identity, outbox or receipt', async ({ openTab, context, baseURL }) => {
+test('stored data stays within its origin: a page of another origin in the same browser profile sees no identity, outbox or receipt', { tag: '@firefox' }, async ({ openTab, context, baseURL }) => {
   const a = await openTab({ persist: true, delivery: 'confirmed' as const })
   await a.page.evaluate((id) => window.harness.send(id, 'q', 3), a.id.replace(/.$/, c => c === 'A' ? 'B' : 'A'))
   await a.page.evaluate(async () => { await window.harness.flush() })

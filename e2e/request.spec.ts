@@ -61,7 +61,7 @@ test.afterAll(async () => {
   await pages[0]?.context().close()
 })
 
-test('typed round trips over direct WebRTC, both modes; the handler sees the caller', async () => {
+test('typed round trips over direct WebRTC, both modes; the handler sees the caller', { tag: ['@firefox', '@firefox-core'] }, async () => {
   for (const mode of MODES) {
     const { sums, echo } = await A.evaluate(async ([p, m]) => window.rr.roundTrip(p, m as Mode, 20), [idB, mode] as const)
     expect(sums).toEqual(Array.from({ length: 20 }, (_, i) => i + 1000))
@@ -70,7 +70,7 @@ test('typed round trips over direct WebRTC, both modes; the handler sees the cal
   expect(await A.evaluate((p) => window.rr.connection(p), idB)).toBe('direct')
 })
 
-test('a handler that never answers ends in the caller\'s timeout, and its signal aborts', async () => {
+test('a handler that never answers ends in the caller\'s timeout, and its signal aborts', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     await B.evaluate(() => { window.rr.resetHandled() })
     await A.evaluate(([p, m, t]) => { window.rr.startHanging(p, m as Mode, 3, t, 500) }, [idB, mode, `timeout-${mode}`] as const)
@@ -80,7 +80,7 @@ test('a handler that never answers ends in the caller\'s timeout, and its signal
   }
 })
 
-test('cancellation by AbortSignal: the caller rejects at once, the handler\'s signal aborts', async () => {
+test('cancellation by AbortSignal: the caller rejects at once, the handler\'s signal aborts', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     await B.evaluate(() => { window.rr.resetHandled() })
     await A.evaluate(([p, m, t]) => { window.rr.startHanging(p, m as Mode, 5, t) }, [idB, mode, `cancel-${mode}`] as const)
@@ -91,7 +91,7 @@ test('cancellation by AbortSignal: the caller rejects at once, the handler\'s si
   }
 })
 
-test('a handler\'s error reaches the caller as RemoteError with its message and code', async () => {
+test('a handler\'s error reaches the caller as RemoteError with its message and code', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     const coded: Outcome = await A.evaluate(async ([p, m]) => window.rr.request(p, m as Mode, { op: 'fail', message: 'no such thing', code: 'ERR_NOT_FOUND' }), [idB, mode] as const)
     expect(coded).toEqual({ error: { name: 'RemoteError', message: 'no such thing', code: 'ERR_NOT_FOUND' } })
@@ -100,7 +100,7 @@ test('a handler\'s error reaches the caller as RemoteError with its message and 
   }
 })
 
-test('oversized requests and responses fail with a clear error; the next request works', async () => {
+test('oversized requests and responses fail with a clear error; the next request works', { tag: '@firefox' }, async () => {
   const limits = await A.evaluate(() => window.rr.limits())
   for (const mode of MODES) {
     const req = async (body: unknown): Promise<Outcome> => A.evaluate(async ([p, m, b]) => window.rr.request(p, m as Mode, b as any), [idB, mode, body] as const)
@@ -117,7 +117,7 @@ test('oversized requests and responses fail with a clear error; the next request
   }
 })
 
-test('1,000 concurrent requests each get their own response, within the handler\'s limit', async () => {
+test('1,000 concurrent requests each get their own response, within the handler\'s limit', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     await B.evaluate(() => { window.rr.resetHandled() })
     const r = await A.evaluate(async ([p, m]) => window.rr.concurrent(p, m as Mode, 1000), [idB, mode] as const)
@@ -128,7 +128,7 @@ test('1,000 concurrent requests each get their own response, within the handler\
   }
 })
 
-test('a peer answering garbage or a wrong reply fails the request with ProtocolError', async () => {
+test('a peer answering garbage or a wrong reply fails the request with ProtocolError', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     for (const kind of ['garbage', 'wrong'] as const) {
       const r: Outcome = await A.evaluate(async ([p, m, k]) => window.rr.badRequest(p, m as Mode, k as 'garbage' | 'wrong'), [idB, mode, kind] as const)
@@ -137,7 +137,7 @@ test('a peer answering garbage or a wrong reply fails the request with ProtocolE
   }
 })
 
-test('works over a relayed connection (a tab without WebRTC), both modes', async () => {
+test('works over a relayed connection (a tab without WebRTC), both modes', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     const { sums, echo } = await A.evaluate(async ([p, m]) => window.rr.roundTrip(p, m as Mode, 5), [idC, mode] as const)
     expect(sums).toEqual([1000, 1001, 1002, 1003, 1004])
@@ -148,7 +148,7 @@ test('works over a relayed connection (a tab without WebRTC), both modes', async
   expect(await A.evaluate((p) => window.rr.connection(p), idC)).toBe('relayed')
 })
 
-test('the connection dropping in the middle of requests fails each one; none hangs; the next request reconnects', async () => {
+test('the connection dropping in the middle of requests fails each one; none hangs; the next request reconnects', { tag: '@firefox' }, async () => {
   for (const mode of MODES) {
     await B.evaluate(() => { window.rr.resetHandled() })
     await A.evaluate(([p, m, t]) => { window.rr.startHanging(p, m as Mode, 50, t) }, [idB, mode, `drop-${mode}`] as const)
