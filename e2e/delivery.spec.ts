@@ -90,7 +90,8 @@ test('a peer that reloads over a direct connection receives again within moments
     await sending
     console.info(`reloaded peer: first message ${waits.join(', ')} ms after its messenger was ready`)
     // it used to take 6-8 s (the sender kept writing to its old, dead WebRTC connection)
-    for (const w of waits) expect(w).toBeLessThan(3_000)
+    // a bound that tells the two apart on a busy machine (it measured 0.2–1.7 s; the defect 6–8 s)
+    for (const w of waits) expect(w).toBeLessThan(5_000)
   } catch (err) {
     await diagnose([a, b])
     throw err
