@@ -157,11 +157,8 @@ export class ChatApp {
       this.renderPeers()
       this.renderConvHeader()
     })
-    globalThis.addEventListener('online', () => {
-      // the network is back: try the relay now rather than at the end of a backoff
-      this.node.services.relays.checkAll()
-      this.refresh()
-    })
+    // the network is back: the relay keeper dials the relay at once by itself; show it
+    globalThis.addEventListener('online', () => { this.refresh() })
     globalThis.addEventListener('offline', () => { this.refresh() })
     globalThis.addEventListener('pagehide', () => { this.history.save() })
     document.addEventListener('visibilitychange', () => {

@@ -49,6 +49,9 @@ export const DEFAULT_RESERVATION_GRACE = 10_000
  */
 export const DEFAULT_ONLINE_TIMEOUT = 10_000
 
+/** Page events after which a lost relay is dialed at once. */
+const PAGE_EVENTS = ['online', 'pageshow', 'visibilitychange']
+
 export interface RelayKeeperInit {
   /** Relay multiaddrs, each ending in `/p2p/<relay id>`. */
   relays: string[]
@@ -60,6 +63,13 @@ export interface RelayKeeperInit {
   minBackoff?: number
   /** @default 15 s */
   maxBackoff?: number
+  /**
+   * Where the page says the network came back (`online`), or that it is shown
+   * again (`pageshow`, `visibilitychange`): every relay without a reservation
+   * is dialed at once, whatever its backoff. Defaults to the page's `window`
+   * and `document` where there are such.
+   */
+  pageEvents?: EventTarget
 }
 
 export interface RelayKeeperComponents {
@@ -123,6 +133,14 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
   private timer?: ReturnType<typeof setInterval>
   private readonly controller = stopController()
   private readonly onEvent = (): void => { queueMicrotask(() => { this.checkAll() }) }
+  private readonly pageEvents: EventTarget[]
+  private readonly onPageEvent = (evt: Event): void => {
+    if (evt.type === 'visibilitychange' && (globalThis as any).document?.visibilityState === 'hidden') {
+      return
+    }
+    this.log('%s: dialing every relay without a reservation now', evt.type)
+    this.dialNow()
+  }
 
   private readonly log: Logger
 
@@ -132,6 +150,10 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
     this.log = (components.logger ?? defaultLogger()).forComponent('libp2p-messenger:relay-keeper')
     this.checkInterval = init.checkInterval ?? DEFAULT_RELAY_CHECK_INTERVAL
     this.dialTimeout = init.dialTimeout ?? DEFAULT_RELAY_DIAL_TIMEOUT
+    const page = globalThis as unknown as EventTarget & { document?: EventTarget }
+    this.pageEvents = init.pageEvents != null
+      ? [init.pageEvents]
+      : [typeof page.addEventListener === 'function' ? page : undefined, page.document].filter((t): t is EventTarget => t != null)
     this.relays = init.relays.map(address => {
       const ma = multiaddr(address)
       const peer = ma.getComponents().findLast(c => c.name === 'p2p')?.value
@@ -193,6 +215,22 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
     events.addEventListener('connection:open', this.onEvent)
     events.addEventListener('self:peer:update', this.onEvent)
     this.timer = setInterval(() => { this.checkAll() }, this.checkInterval)
+    for (const target of this.pageEvents) {
+      for (const type of PAGE_EVENTS) {
+        target.addEventListener(type, this.onPageEvent)
+      }
+    }
+  }
+
+  /** The network may be back: forget the backoff of every relay without a reservation and check now. */
+  private dialNow (): void {
+    for (const relay of this.relays) {
+      if (!relay.reserved) {
+        relay.nextDial = 0
+        relay.backoff.reset()
+      }
+    }
+    this.checkAll()
   }
 
   afterStart (): void {
@@ -206,6 +244,11 @@ class RelayKeeperImpl extends TypedEventEmitter<RelayKeeperEvents> implements Re
     events.removeEventListener('connection:open', this.onEvent)
     events.removeEventListener('self:peer:update', this.onEvent)
     clearInterval(this.timer)
+    for (const target of this.pageEvents) {
+      for (const type of PAGE_EVENTS) {
+        target.removeEventListener(type, this.onPageEvent)
+      }
+    }
     this.controller.abort()
   }
 

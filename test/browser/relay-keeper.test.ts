@@ -286,3 +286,39 @@ describe('relay keeper: saying what is wrong, reaching peers by id', () => {
     await expect(stopping).rejects.toThrow('stopped')
   })
 })
+
+describe('relay keeper: the network comes back', () => {
+  it('on `online` (or the page shown again) a relay in backoff is dialed at once, not at the end of its backoff', async () => {
+    const page = new EventTarget()
+    const { c } = await startKeeper({ pageEvents: page, minBackoff: 10_000, maxBackoff: 60_000 })
+    // the network is gone: every dial fails, and the backoff grows
+    c.connectionManager.onDial = (dial) => { dial.fail(new Error('ERR_INTERNET_DISCONNECTED')) }
+    for (const d of c.connectionManager.unsettled()) d.fail(new Error('ERR_INTERNET_DISCONNECTED'))
+    await clock.advance(120_000)
+    const before = c.connectionManager.dials.length
+    c.connectionManager.onDial = undefined
+    await clock.advance(1_000)
+    expect(c.connectionManager.dials.length).toBe(before)
+    page.dispatchEvent(new Event('online'))
+    await clock.flush()
+    expect(c.connectionManager.dials.length).toBe(before + 1)
+    // and only the relays that need it: a second event while that dial is under way adds none
+    page.dispatchEvent(new Event('pageshow'))
+    await clock.flush()
+    expect(c.connectionManager.dials.length).toBe(before + 1)
+  })
+
+  it('stop() removes its page listeners', async () => {
+    const page = new EventTarget()
+    const added: string[] = []
+    const removed: string[] = []
+    const add = page.addEventListener.bind(page)
+    const remove = page.removeEventListener.bind(page)
+    page.addEventListener = (type: string, ...rest: any[]) => { added.push(type); add(type, ...rest) }
+    page.removeEventListener = (type: string, ...rest: any[]) => { removed.push(type); remove(type, ...rest) }
+    const { keeper } = await startKeeper({ pageEvents: page })
+    expect(added.sort()).toEqual(['online', 'pageshow', 'visibilitychange'])
+    await keeper.stop()
+    expect(removed.sort()).toEqual(added.sort())
+  })
+})
