@@ -314,8 +314,8 @@ describe('relay keeper: the network comes back', () => {
     const removed: string[] = []
     const add = page.addEventListener.bind(page)
     const remove = page.removeEventListener.bind(page)
-    page.addEventListener = (type: string, ...rest: any[]) => { added.push(type); add(type, ...rest) }
-    page.removeEventListener = (type: string, ...rest: any[]) => { removed.push(type); remove(type, ...rest) }
+    page.addEventListener = (type: string, listener: EventListenerOrEventListenerObject | null) => { added.push(type); add(type, listener) }
+    page.removeEventListener = (type: string, listener: EventListenerOrEventListenerObject | null) => { removed.push(type); remove(type, listener) }
     const { keeper } = await startKeeper({ pageEvents: page })
     expect(added.sort()).toEqual(['online', 'pageshow', 'visibilitychange'])
     await keeper.stop()
