@@ -47,7 +47,8 @@ export interface RoomDiscoveryInit {
   maxPeers?: number
 }
 
-interface PubSubLike {
+/** What room discovery needs of a pubsub service (gossipsub has it). */
+export interface PubSubLike {
   addEventListener(type: 'subscription-change', listener: (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>) => void): void
   removeEventListener(type: 'subscription-change', listener: (evt: any) => void): void
   getSubscribers(topic: string): PeerId[]
