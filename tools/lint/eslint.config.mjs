@@ -6,7 +6,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['**/node_modules/**', '**/dist/**', 'test-results/**', 'bench/results/**', 'tools/lint/**', '.relay/**', '**/*.d.ts']
+    ignores: ['**/node_modules/**', '**/dist/**', 'docs/api/**', 'test-results/**', 'bench/results/**', 'tools/lint/**', '.relay/**', '**/*.d.ts']
   }),
   {
     rules: {
