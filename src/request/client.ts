@@ -23,13 +23,15 @@ import {
 import { ProtocolError, RemoteError, RequestAbortedError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
 import { varintLength, writeVarint } from '../core/framing.js'
 import {
-  CANCEL, ERR_TIMEOUT, ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_PAYLOAD, REQUEST, RESPONSE,
+  CANCEL, ERR_TIMEOUT, ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, REQUEST, RESPONSE,
   RequestFrameReader, decodeError
 } from './wire.js'
+import { MAX_ERROR_PAYLOAD } from './constants.js'
 import { stopController, timedSignal } from '../util/signals.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from '../core/codec.js'
 import type { FrameSink } from './wire.js'
+import type { RequestMode } from './constants.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 /** The parts of a libp2p node the calling side uses. */
@@ -37,8 +39,6 @@ export interface ClientNode {
   getConnections(peerId?: PeerId): Connection[]
   dial(peer: PeerId, options?: AbortOptions): Promise<Connection>
 }
-
-export type RequestMode = 'multiplexed' | 'stream'
 
 export interface ClientOptions {
   mode: RequestMode

@@ -16,83 +16,22 @@
  * requestor that handles requests answers both.
  */
 import { TypedEventEmitter } from 'main-event'
-import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OPEN_TIMEOUT } from '../core/constants.js'
 import { MessageTooLargeError, MessengerStoppedError } from '../errors.js'
 import { RequestClient } from './client.js'
+import {
+  DEFAULT_HANDLER_TIMEOUT, DEFAULT_MAX_CONCURRENT_PER_PEER, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_QUEUED_REQUESTS,
+  DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_REQUEST_IDLE_TIMEOUT, DEFAULT_REQUEST_MODE,
+  DEFAULT_REQUEST_OPEN_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, MULTIPLEXED_MAX_STREAMS, MULTIPLEXED_SUFFIX, streamModeMaxStreams
+} from './constants.js'
 import { RequestServer } from './server.js'
 import type { Codec } from '../core/codec.js'
-import type { ClientNode, RequestMode } from './client.js'
+import type { ClientNode } from './client.js'
+import type { RequestMode } from './constants.js'
 import type { RequestHandler } from './server.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 
-export type { RequestMode } from './client.js'
+export type { RequestMode } from './constants.js'
 export type { HandlerContext, RequestHandler } from './server.js'
-
-/**
- * How long a request waits for its response (including dialing and opening a
- * stream) before it fails with `RequestTimeoutError`.
- *
- * @default 10 s
- */
-export const DEFAULT_REQUEST_TIMEOUT = 10_000
-
-/**
- * How long a handler may run before the caller is sent a timeout error
- * (`RequestTimeoutError` on its side) and the handler's signal aborts, so a
- * handler that never answers cannot hold a slot forever.
- *
- * @default 30 s
- */
-export const DEFAULT_HANDLER_TIMEOUT = 30_000
-
-/**
- * Largest encoded request, in bytes.
- *
- * @default 1 MiB
- */
-export const DEFAULT_MAX_REQUEST_SIZE = DEFAULT_MAX_MESSAGE_SIZE
-
-/**
- * Largest encoded response, in bytes.
- *
- * @default 1 MiB
- */
-export const DEFAULT_MAX_RESPONSE_SIZE = DEFAULT_MAX_MESSAGE_SIZE
-
-/**
- * Handlers running at once for one calling peer; further requests from that
- * peer are refused with `TooManyRequestsError` until one finishes.
- *
- * @default 64
- */
-export const DEFAULT_MAX_CONCURRENT_PER_PEER = 64
-
-/**
- * Requests on the wire to one peer at once; more wait in order (the same as
- * the default `maxConcurrentPerPeer`, so a default caller never exceeds a
- * default handler's limit).
- *
- * @default 64
- */
-export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 64
-
-/**
- * Requests waiting for a slot, across all peers; beyond it `request()` fails
- * at once with `QueueFullError`.
- *
- * @default 10_000
- */
-export const DEFAULT_MAX_QUEUED_REQUESTS = 10_000
-
-/**
- * Wire mode of a requestor's requests (its handler answers both).
- *
- * @default 'multiplexed'
- */
-export const DEFAULT_REQUEST_MODE: RequestMode = 'multiplexed'
-
-/** The suffix of the multiplexed mode's protocol id. */
-export const MULTIPLEXED_SUFFIX = '/mux'
 
 /** The parts of a libp2p node a requestor uses. */
 export type RequestorNode = Pick<Libp2p, 'getConnections' | 'dial' | 'handle' | 'unhandle'>
@@ -233,11 +172,8 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
     this.protocols = { multiplexed: `${init.protocol}${MULTIPLEXED_SUFFIX}`, stream: init.protocol }
     const maxInFlight = init.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER
     const maxConcurrent = init.maxConcurrentPerPeer ?? DEFAULT_MAX_CONCURRENT_PER_PEER
-    // stream mode: one stream per request, and libp2p counts streams still
-    // closing too (a WebRTC stream waits up to 10 s for its FIN_ACK): our own
-    // per-peer limits come first, libp2p's only stop abuse
-    this.inbound = { multiplexed: DEFAULT_MAX_INBOUND_STREAMS, stream: 4 * maxConcurrent + 32 }
-    this.outbound = { multiplexed: DEFAULT_MAX_INBOUND_STREAMS, stream: 4 * maxInFlight + 32 }
+    this.inbound = { multiplexed: MULTIPLEXED_MAX_STREAMS, stream: streamModeMaxStreams(maxConcurrent) }
+    this.outbound = { multiplexed: MULTIPLEXED_MAX_STREAMS, stream: streamModeMaxStreams(maxInFlight) }
     this.client = new RequestClient<Res>(node as ClientNode, {
       mode: this.mode,
       protocol: this.protocols[this.mode],
@@ -246,8 +182,8 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
       timeout: init.timeout ?? DEFAULT_REQUEST_TIMEOUT,
       maxInFlightPerPeer: maxInFlight,
       maxQueuedRequests: init.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS,
-      openTimeout: init.openTimeout ?? DEFAULT_OPEN_TIMEOUT,
-      idleTimeout: init.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      openTimeout: init.openTimeout ?? DEFAULT_REQUEST_OPEN_TIMEOUT,
+      idleTimeout: init.idleTimeout ?? DEFAULT_REQUEST_IDLE_TIMEOUT,
       maxOutboundStreams: this.outbound[this.mode]
     }, init.responseCodec)
     this.server = new RequestServer<Req, Res>({

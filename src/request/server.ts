@@ -21,9 +21,10 @@ import {
 import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
 import {
   CANCEL, ERR_ENCODE, ERR_MALFORMED_REQUEST, ERR_REMOTE, ERR_REQUEST_TOO_LARGE, ERR_RESPONSE_TOO_LARGE, ERR_TIMEOUT,
-  ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_CODE_LENGTH, REQUEST, RESPONSE, RequestFrameReader, STREAM_HIGH_WATER,
+  ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, REQUEST, RESPONSE, RequestFrameReader,
   encodeError
 } from './wire.js'
+import { MAX_ERROR_CODE_LENGTH, STREAM_HIGH_WATER } from './constants.js'
 import type { Codec } from '../core/codec.js'
 import type { FrameSink } from './wire.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'

@@ -18,6 +18,7 @@
  * (reported with its id, so only that request fails; the stream goes on).
  */
 import { SLAB_SIZE } from '../core/constants.js'
+import { INLINE_PAYLOAD, MAX_ERROR_CODE_LENGTH, MAX_ERROR_MESSAGE_LENGTH, MAX_ID_BYTES, MAX_PREFIX_BYTES, STREAM_HIGH_WATER } from './constants.js'
 import {
   InvalidFrameError,
   withCause
@@ -36,18 +37,6 @@ export const ERROR = 3
 
 const KIND_NAMES = ['REQUEST', 'CANCEL', 'RESPONSE', 'ERROR']
 
-/** Longest length prefix accepted: 5 bytes (frames up to 32 GiB can be skipped, never buffered). */
-const MAX_PREFIX_BYTES = 5
-/** Longest request id accepted: 8 varint bytes, and at most 2^53 - 1. */
-const MAX_ID_BYTES = 8
-/** Payloads up to this size are copied into the batch buffer; larger ones are sent by reference. */
-const INLINE_PAYLOAD = 4096
-/**
- * Bytes a stream may hold in its own write buffer before a writer stops
- * adding more (yamux signals 'drain' on every window update, however small).
- */
-export const STREAM_HIGH_WATER = 1024 * 1024
-
 /** Error codes with a meaning of their own on the wire. */
 export const ERR_TOO_MANY_REQUESTS = 'ERR_TOO_MANY_REQUESTS'
 export const ERR_TIMEOUT = 'ERR_TIMEOUT'
@@ -56,13 +45,6 @@ export const ERR_RESPONSE_TOO_LARGE = 'ERR_RESPONSE_TOO_LARGE'
 export const ERR_MALFORMED_REQUEST = 'ERR_MALFORMED_REQUEST'
 export const ERR_ENCODE = 'ERR_ENCODE'
 export const ERR_REMOTE = 'ERR_REMOTE'
-
-/** Longest error code sent, in characters (longer ones are replaced by `ERR_REMOTE`). */
-export const MAX_ERROR_CODE_LENGTH = 64
-/** Longest error message sent, in characters (longer ones are cut). */
-export const MAX_ERROR_MESSAGE_LENGTH = 1024
-/** Largest ERROR payload a caller accepts (a code and a message, UTF-8). */
-export const MAX_ERROR_PAYLOAD = 4 * (MAX_ERROR_CODE_LENGTH + MAX_ERROR_MESSAGE_LENGTH) + 8
 
 const EMPTY = new Uint8Array(0)
 const encoder = new TextEncoder()
