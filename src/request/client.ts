@@ -20,11 +20,10 @@ import {
   FrameTooLargeError, MessengerStoppedError, QueueFullError, StreamOpenError, errorMessage,
   withCause
 } from '../errors.js'
-import { ProtocolError, RemoteError, RequestAbortedError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
+import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
 import { varintLength, writeVarint } from '../core/framing.js'
 import {
-  CANCEL, ERR_TIMEOUT, ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, REQUEST, RESPONSE,
-  RequestFrameReader, decodeError
+  CANCEL, ERROR, FrameWriter, REQUEST, RESPONSE, RequestFrameReader, remoteError
 } from './wire.js'
 import { MAX_ERROR_PAYLOAD } from './constants.js'
 import { stopController, timedSignal } from '../util/signals.js'
@@ -56,18 +55,6 @@ export interface ClientOptions {
 
 export interface CallOptions extends AbortOptions {
   timeout?: number
-}
-
-/** Turn an ERROR frame into the caller's error. */
-export function remoteError (payload: Uint8Array): Error {
-  const { code, message } = decodeError(payload)
-  if (code === ERR_TOO_MANY_REQUESTS) {
-    return new TooManyRequestsError(message)
-  }
-  if (code === ERR_TIMEOUT) {
-    return new RequestTimeoutError(message)
-  }
-  return new RemoteError(message, code)
 }
 
 /**

@@ -23,8 +23,8 @@ import {
   InvalidFrameError,
   withCause
 } from '../errors.js'
-import { ProtocolError } from './errors.js'
-import { varintLength, writeVarint } from '../core/framing.js'
+import { ProtocolError, RemoteError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
+import { readVarint, varintLength, writeVarint } from '../core/framing.js'
 import { writable } from '../core/stream-writable.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
@@ -69,24 +69,29 @@ export function encodeError (code: string, message: string): Uint8Array {
 
 /** Code and message of an ERROR frame's payload; throws `ProtocolError` when it is not one. */
 export function decodeError (payload: Uint8Array): { code: string, message: string } {
-  let length = 0
-  let i = 0
-  for (; i < 2 && i < payload.byteLength; i++) {
-    length += (payload[i] & 0x7f) * 2 ** (7 * i)
-    if (payload[i] < 0x80) {
-      break
-    }
-  }
-  if (i >= 2 || i >= payload.byteLength || length === 0 || i + 1 + length > payload.byteLength) {
-    throw new ProtocolError('Malformed ERROR frame')
-  }
   try {
-    const code = decoder.decode(payload.subarray(i + 1, i + 1 + length))
-    const message = decoder.decode(payload.subarray(i + 1 + length))
-    return { code, message }
+    const cursor = { pos: 0 }
+    const length = readVarint(payload, cursor, 2)
+    const start = cursor.pos
+    if (length <= 0 || start + length > payload.byteLength) {
+      throw new Error('no code')
+    }
+    return { code: decoder.decode(payload.subarray(start, start + length)), message: decoder.decode(payload.subarray(start + length)) }
   } catch (err: any) {
     throw withCause(new ProtocolError(`Malformed ERROR frame: ${err?.message ?? err}`), err)
   }
+}
+
+/** The caller's error for an ERROR frame's payload. */
+export function remoteError (payload: Uint8Array): Error {
+  const { code, message } = decodeError(payload)
+  if (code === ERR_TOO_MANY_REQUESTS) {
+    return new TooManyRequestsError(message)
+  }
+  if (code === ERR_TIMEOUT) {
+    return new RequestTimeoutError(message)
+  }
+  return new RemoteError(message, code)
 }
 
 /** What a reader reports. */

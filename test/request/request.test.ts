@@ -465,6 +465,7 @@ describe('the wire', () => {
     { name: 'a response to a request never sent', reply: (id) => wireFrame(2, id + 1000, text('"x"')), error: 'ProtocolError' },
     { name: 'a response the codec cannot decode', reply: (id) => wireFrame(2, id, text('{{{')), error: 'ProtocolError' },
     { name: 'a malformed ERROR frame', reply: (id) => wireFrame(3, id, new Uint8Array([50, 1])), error: 'ProtocolError' },
+    { name: 'an ERROR frame whose code length is not a minimal varint', reply: (id) => wireFrame(3, id, new Uint8Array([0x81, 0x00, 0x41])), error: 'ProtocolError' },
     { name: 'a truncated frame, then the end', reply: (id) => wireFrame(2, id, text('"abcdef"')).subarray(0, 5), then: 'close', error: 'ProtocolError' },
     { name: 'no answer, the stream closed', reply: () => new Uint8Array(0), then: 'close', error: 'RequestAbortedError' },
     { name: 'no answer, the stream reset', reply: () => new Uint8Array(0), then: 'reset', error: 'RequestAbortedError' }
