@@ -109,13 +109,16 @@ for (const mode of MODES) {
       const { b, client, server } = await pair(mode)
       let started = 0
       const aborted: string[] = []
-      await server.handle(async (_req, { signal }) => {
+      await server.handle(async (req, { signal }) => {
+        if (req.op === 'echo') return { text: req.text }
         started++
         await new Promise((_resolve, reject) => {
           signal.addEventListener('abort', () => { aborted.push(signal.reason?.name); reject(signal.reason) }, { once: true })
         })
         return { sum: 0 }
       })
+      // connected first: the short timeout below is for the handler, not for dialing a loaded machine
+      expect(await client.request(b.peerId, { op: 'echo', text: 'warm' })).toEqual({ text: 'warm' })
       const err = await rejection(client.request(b.peerId, { op: 'add', a: 1, b: 1 }, { timeout: 300 }))
       expect(err.name).toBe('RequestTimeoutError')
       expect(started).toBe(1)
