@@ -15,20 +15,15 @@
  * the stream's reading pauses until they are written, so the transport's flow
  * control stops the caller rather than memory filling up here.
  */
-import {
-  MessengerStoppedError
-} from '../errors.js'
+import { MessengerStoppedError } from '../errors.js'
 import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
 import {
   CANCEL, ERR_ENCODE, ERR_MALFORMED_REQUEST, ERR_REMOTE, ERR_REQUEST_TOO_LARGE, ERR_RESPONSE_TOO_LARGE, ERR_TIMEOUT,
-  ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, REQUEST, RESPONSE, RequestFrameReader,
-  encodeError
+  ERR_TOO_MANY_REQUESTS, ERROR, FrameStream, REQUEST, RESPONSE, encodeError
 } from './wire.js'
 import { MAX_ERROR_CODE_LENGTH, STREAM_HIGH_WATER } from './constants.js'
 import type { Codec } from '../core/codec.js'
-import type { FrameSink } from './wire.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** What a handler gets besides the request. */
 export interface HandlerContext {
@@ -68,11 +63,6 @@ interface ServerHost<Req, Res> {
   release(peer: string): void
   closed(stream: InboundStream<Req, Res>): void
   error(peer: PeerId, err: Error): void
-}
-
-/** Largest payloads accepted from a caller: REQUEST up to the limit, CANCEL empty. */
-function readerLimits (maxRequestSize: number): number[] {
-  return [maxRequestSize, 0, -1, -1]
 }
 
 /** The code sent for a thrown value: its string `code`, else `ERR_REMOTE`. */
@@ -170,56 +160,43 @@ class Handling<Req, Res> implements HandlerContext {
 }
 
 /** One inbound request stream (multiplexed: many requests; stream mode: one). */
-export class InboundStream<Req, Res> implements FrameSink {
-  readonly stream: Stream
+export class InboundStream<Req, Res> extends FrameStream {
   readonly connection: Connection
   readonly peerKey: string
   private readonly host: ServerHost<Req, Res>
   /** stream mode: exactly one request, answered, then our side closes */
   private readonly single: boolean
   private readonly calls = new Map<number, Handling<Req, Res>>()
-  private readonly reader: RequestFrameReader
-  private readonly writer: FrameWriter
   private requests = 0
   private remoteEnded = false
-  private closed = false
   private paused = false
-  private readonly onMessage: (evt: Event) => void
-  private readonly onEnd: () => void
-  private readonly onClose: (evt: Event) => void
 
   constructor (host: ServerHost<Req, Res>, stream: Stream, connection: Connection, single: boolean) {
+    // a handler accepts REQUEST (up to its limit) and empty CANCEL frames, nothing else
+    super(stream, [host.opts.maxRequestSize, 0, -1, -1])
     this.host = host
-    this.stream = stream
     this.connection = connection
     this.peerKey = connection.remotePeer.toString()
     this.single = single
-    this.reader = new RequestFrameReader(readerLimits(host.opts.maxRequestSize), this)
-    this.writer = new FrameWriter(stream, (err) => { this.fail(err) })
     this.writer.onFlushed = () => { this.flushed() }
-    this.onMessage = (evt) => {
-      try {
-        this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
-      } catch (err: any) {
-        this.fail(err, true)
-      }
-    }
-    this.onEnd = () => {
-      this.remoteEnded = true
-      if (this.reader.midFrame) {
-        this.fail(new ProtocolError('The stream ended in the middle of a frame'), true)
-      } else {
-        this.maybeEnd()
-      }
-    }
-    this.onClose = (evt) => {
-      // the caller reset the stream (stream mode: that is how it cancels), or the connection went away
-      const error = (evt as Event & { error?: Error }).error
-      this.shutdown(new RequestAbortedError(error != null ? `The stream was reset: ${error.message}` : 'The stream closed', { cause: error }))
-    }
-    stream.addEventListener('message', this.onMessage)
-    stream.addEventListener('end', this.onEnd)
-    stream.addEventListener('close', this.onClose)
+  }
+
+  protected garbage (err: ProtocolError): void {
+    this.fail(err, true)
+  }
+
+  protected ended (): void {
+    this.remoteEnded = true
+    this.maybeEnd()
+  }
+
+  protected gone (error?: Error): void {
+    // the caller reset the stream (stream mode: that is how it cancels), or the connection went away
+    this.shutdown(new RequestAbortedError(error != null ? `The stream was reset: ${error.message}` : 'The stream closed', { cause: error }))
+  }
+
+  protected writeFailed (err: Error): void {
+    this.fail(err)
   }
 
   /** Handlers running on this stream. */
@@ -347,15 +324,10 @@ export class InboundStream<Req, Res> implements FrameSink {
 
   /** Abandon everything in progress; release the stream. */
   shutdown (reason: Error): void {
-    if (this.closed) {
+    if (!this.detach()) {
       return
     }
-    this.closed = true
-    this.reader.stop()
     this.writer.discard()
-    this.stream.removeEventListener('message', this.onMessage)
-    this.stream.removeEventListener('end', this.onEnd)
-    this.stream.removeEventListener('close', this.onClose)
     for (const handling of [...this.calls.values()]) {
       handling.abort(reason)
     }

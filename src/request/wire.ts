@@ -19,10 +19,7 @@
  */
 import { SLAB_SIZE } from '../core/constants.js'
 import { INLINE_PAYLOAD, MAX_ERROR_CODE_LENGTH, MAX_ERROR_MESSAGE_LENGTH, MAX_ID_BYTES, MAX_PREFIX_BYTES, STREAM_HIGH_WATER } from './constants.js'
-import {
-  InvalidFrameError,
-  withCause
-} from '../errors.js'
+import { InvalidFrameError, errorMessage, withCause } from '../errors.js'
 import { ProtocolError, RemoteError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
 import { readVarint, varintLength, writeVarint } from '../core/framing.js'
 import { writable } from '../core/stream-writable.js'
@@ -274,6 +271,72 @@ export class RequestFrameReader {
         }
       }
     }
+  }
+}
+
+/**
+ * One request stream, either side: frames come in through a reader and go out
+ * through a writer, and the stream's events reach the owner as four cases:
+ * garbage (or an end in the middle of a frame), the remote's end between
+ * frames, the stream closing or being reset, and a failed write.
+ */
+export abstract class FrameStream implements FrameSink {
+  readonly stream: Stream
+  protected readonly reader: RequestFrameReader
+  protected readonly writer: FrameWriter
+  /** listeners removed, nothing more is read */
+  protected closed = false
+  private readonly onMessage = (evt: Event): void => {
+    try {
+      this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
+    } catch (err: any) {
+      this.garbage(err instanceof ProtocolError ? err : withCause(new ProtocolError(`Bad frame: ${errorMessage(err)}`), err))
+    }
+  }
+
+  private readonly onEnd = (): void => {
+    if (this.reader.midFrame) {
+      this.garbage(new ProtocolError('The stream ended in the middle of a frame'))
+    } else {
+      this.ended()
+    }
+  }
+
+  private readonly onClose = (evt: Event): void => {
+    this.gone((evt as Event & { error?: Error }).error)
+  }
+
+  /** `limits[kind]`: as for `RequestFrameReader`. */
+  constructor (stream: Stream, limits: readonly number[]) {
+    this.stream = stream
+    this.reader = new RequestFrameReader(limits, this)
+    this.writer = new FrameWriter(stream, (err) => { this.writeFailed(err) })
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onEnd)
+    stream.addEventListener('close', this.onClose)
+  }
+
+  abstract frame (kind: number, id: number, payload: Uint8Array): void
+  abstract oversized (kind: number, id: number, size: number, limit: number): void
+  /** The remote sent something that is not a frame this side accepts. */
+  protected abstract garbage (err: ProtocolError): void
+  /** The remote closed its writing side between frames. */
+  protected abstract ended (): void
+  /** The stream closed; `error` when it was reset or its connection went away. */
+  protected abstract gone (error?: Error): void
+  protected abstract writeFailed (err: Error): void
+
+  /** Stop reading and remove the listeners; false when that was done already. */
+  protected detach (): boolean {
+    if (this.closed) {
+      return false
+    }
+    this.closed = true
+    this.reader.stop()
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('end', this.onEnd)
+    this.stream.removeEventListener('close', this.onClose)
+    return true
   }
 }
 
