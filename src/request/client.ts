@@ -21,12 +21,12 @@
  */
 import { bestConnection, connectionRank, connectionTo } from '../core/connections.js'
 import { FrameTooLargeError, MessengerStoppedError, QueueFullError, StreamOpenError, errorMessage, withCause } from '../errors.js'
-import { MAX_ERROR_PAYLOAD } from './constants.js'
+import { MAX_ERROR_PAYLOAD, streamLimits } from './constants.js'
 import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
 import { CANCEL, ERROR, FrameStream, REQUEST, RESPONSE, remoteError } from './wire.js'
 import { stopController, timedSignal } from '../util/signals.js'
 import type { Codec } from '../core/codec.js'
-import type { RequestMode } from './constants.js'
+import type { RequestSettings } from './constants.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 /** The parts of a libp2p node the calling side uses. */
@@ -35,17 +35,9 @@ export interface ClientNode {
   dial(peer: PeerId, options?: AbortOptions): Promise<Connection>
 }
 
-export interface ClientOptions {
-  mode: RequestMode
-  /** The protocol id on the wire for this mode. */
+/** The settings the calling side uses, and the protocol id of its mode. */
+interface ClientOptions extends RequestSettings {
   protocol: string
-  maxRequestSize: number
-  maxResponseSize: number
-  timeout: number
-  maxInFlightPerPeer: number
-  maxQueuedRequests: number
-  openTimeout: number
-  idleTimeout: number
   maxOutboundStreams: number
 }
 
@@ -67,8 +59,7 @@ const proven = new WeakSet<Connection>()
 class Call<Res> {
   readonly lane: Lane<Res>
   readonly payload: Uint8Array
-  private readonly resolveFn: (value: Res) => void
-  private readonly rejectFn: (err: Error) => void
+  readonly result = Promise.withResolvers<Res>()
   private timer?: ReturnType<typeof setTimeout>
   private signal?: AbortSignal
   private onAbort?: () => void
@@ -83,11 +74,9 @@ class Call<Res> {
   /** while its own stream is being opened (stream mode): abort that */
   abandon?: (err: Error) => void
 
-  constructor (lane: Lane<Res>, payload: Uint8Array, resolve: (value: Res) => void, reject: (err: Error) => void) {
+  constructor (lane: Lane<Res>, payload: Uint8Array) {
     this.lane = lane
     this.payload = payload
-    this.resolveFn = resolve
-    this.rejectFn = reject
   }
 
   arm (timeout: number, signal?: AbortSignal): void {
@@ -105,13 +94,13 @@ class Call<Res> {
 
   succeed (value: Res): void {
     if (this.settle()) {
-      this.resolveFn(value)
+      this.result.resolve(value)
     }
   }
 
   fail (err: Error): void {
     if (this.settle()) {
-      this.rejectFn(err)
+      this.result.reject(err)
     }
   }
 
@@ -143,18 +132,6 @@ class Call<Res> {
   }
 }
 
-interface ClientHost<Res> {
-  readonly node: ClientNode
-  readonly opts: ClientOptions
-  readonly responseCodec: Codec<Res>
-  readonly stopped: boolean
-  /** aborted by stop() */
-  readonly signal: AbortSignal
-  /** calls waiting for a slot, all peers */
-  queued: number
-  idle(lane: Lane<Res>): void
-}
-
 /** How a lane's calls get onto streams: the one thing the two modes do differently. */
 interface Transport<Res> {
   /** Nothing open or being opened. */
@@ -170,12 +147,12 @@ interface Transport<Res> {
 /** One peer: admission, in-flight accounting and the waiting queue, on top of its transport. */
 class Lane<Res> {
   readonly peer: PeerId
-  readonly host: ClientHost<Res>
+  readonly host: RequestClient<Res>
   readonly transport: Transport<Res>
   readonly waiting = new Set<Call<Res>>()
   readonly active = new Set<Call<Res>>()
 
-  constructor (peer: PeerId, host: ClientHost<Res>) {
+  constructor (peer: PeerId, host: RequestClient<Res>) {
     this.peer = peer
     this.host = host
     this.transport = host.opts.mode === 'stream' ? new StreamPerRequest(this) : new SharedStream(this)
@@ -609,19 +586,21 @@ class Conduit<Res> extends FrameStream {
 }
 
 /** The calling side of one requestor. */
-export class RequestClient<Res> implements ClientHost<Res> {
+export class RequestClient<Res> {
   readonly node: ClientNode
   readonly opts: ClientOptions
   readonly responseCodec: Codec<Res>
+  /** aborted by stop() */
   readonly signal: AbortSignal
   stopped = false
+  /** calls waiting for a slot, all peers */
   queued = 0
   private readonly lanes = new Map<string, Lane<Res>>()
   private readonly controller = stopController()
 
-  constructor (node: ClientNode, opts: ClientOptions, responseCodec: Codec<Res>) {
+  constructor (node: ClientNode, settings: RequestSettings, protocol: string, responseCodec: Codec<Res>) {
     this.node = node
-    this.opts = opts
+    this.opts = { ...settings, protocol, maxOutboundStreams: streamLimits(settings.mode, settings).maxOutboundStreams }
     this.responseCodec = responseCodec
     this.signal = this.controller.signal
   }
@@ -641,11 +620,10 @@ export class RequestClient<Res> implements ClientHost<Res> {
       lane = new Lane(peer, this)
       this.lanes.set(key, lane)
     }
-    const { promise, resolve, reject } = Promise.withResolvers<Res>()
-    const call = new Call<Res>(lane, payload, resolve, reject)
+    const call = new Call<Res>(lane, payload)
     call.arm(options.timeout ?? this.opts.timeout, options.signal)
     lane.submit(call)
-    return promise
+    return call.result.promise
   }
 
   /** Requests in flight or waiting, to one peer or to all. */

@@ -8,19 +8,10 @@ import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_
 /** How a requestor's own requests travel (its handler answers both). */
 export type RequestMode = 'multiplexed' | 'stream'
 
-/**
- * Wire mode of a requestor's requests.
- *
- * @default 'multiplexed'
- */
+/** Wire mode of a requestor's requests. @default 'multiplexed' */
 export const DEFAULT_REQUEST_MODE: RequestMode = 'multiplexed'
 
-/**
- * The suffix of the multiplexed mode's protocol id (`<protocol>/mux`); stream
- * mode uses the protocol id as given.
- *
- * @default '/mux'
- */
+/** Suffix of the multiplexed mode's protocol id (`<protocol>/mux`); stream mode uses the id as given. @default '/mux' */
 export const MULTIPLEXED_SUFFIX = '/mux'
 
 /**
@@ -40,32 +31,16 @@ export const DEFAULT_REQUEST_TIMEOUT = 10_000
  */
 export const DEFAULT_HANDLER_TIMEOUT = 30_000
 
-/**
- * How long dialing and opening a request stream may take.
- *
- * @default 10 s (the messenger's `DEFAULT_OPEN_TIMEOUT`)
- */
+/** How long dialing and opening a request stream may take. @default 10 s (the messenger's `DEFAULT_OPEN_TIMEOUT`) */
 export const DEFAULT_REQUEST_OPEN_TIMEOUT = DEFAULT_OPEN_TIMEOUT
 
-/**
- * Multiplexed mode: a peer's stream closes after this long without requests.
- *
- * @default 60 s (the messenger's `DEFAULT_IDLE_TIMEOUT`)
- */
+/** Multiplexed mode: a peer's stream closes after this long without requests. @default 60 s (the messenger's `DEFAULT_IDLE_TIMEOUT`) */
 export const DEFAULT_REQUEST_IDLE_TIMEOUT = DEFAULT_IDLE_TIMEOUT
 
-/**
- * Largest encoded request, in bytes.
- *
- * @default 1 MiB
- */
+/** Largest encoded request, in bytes. @default 1 MiB */
 export const DEFAULT_MAX_REQUEST_SIZE = DEFAULT_MAX_MESSAGE_SIZE
 
-/**
- * Largest encoded response, in bytes.
- *
- * @default 1 MiB
- */
+/** Largest encoded response, in bytes. @default 1 MiB */
 export const DEFAULT_MAX_RESPONSE_SIZE = DEFAULT_MAX_MESSAGE_SIZE
 
 /**
@@ -94,23 +69,50 @@ export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 64
 export const DEFAULT_MAX_QUEUED_REQUESTS = 10_000
 
 /**
- * libp2p's per-connection stream limit (inbound and outbound) of the
- * multiplexed protocol, which needs one stream per peer.
+ * libp2p's per-connection stream limits (`maxInboundStreams`,
+ * `maxOutboundStreams`) of one mode's protocol, for a side allowing
+ * `maxConcurrentPerPeer` handlers and `maxInFlightPerPeer` requests. The
+ * multiplexed protocol needs one stream per peer. Stream mode needs one per
+ * request, and libp2p counts streams still closing too (a WebRTC stream waits
+ * up to 10 s for its FIN_ACK), so our own per-peer limits come first and
+ * libp2p's only stop abuse.
  *
- * @default 8 (the messenger's `DEFAULT_MAX_INBOUND_STREAMS`)
+ * @default multiplexed: 8 (the messenger's `DEFAULT_MAX_INBOUND_STREAMS`); stream: 4 × the per-peer limit + 32
  */
-export const MULTIPLEXED_MAX_STREAMS = DEFAULT_MAX_INBOUND_STREAMS
+export function streamLimits (mode: RequestMode, s: Pick<RequestSettings, 'maxConcurrentPerPeer' | 'maxInFlightPerPeer'>): { maxInboundStreams: number, maxOutboundStreams: number } {
+  return mode === 'multiplexed'
+    ? { maxInboundStreams: DEFAULT_MAX_INBOUND_STREAMS, maxOutboundStreams: DEFAULT_MAX_INBOUND_STREAMS }
+    : { maxInboundStreams: 4 * s.maxConcurrentPerPeer + 32, maxOutboundStreams: 4 * s.maxInFlightPerPeer + 32 }
+}
 
-/**
- * libp2p's per-connection stream limit of the stream-mode protocol, for a
- * side allowing `slots` requests at once. libp2p counts streams still closing
- * too (a WebRTC stream waits up to 10 s for its FIN_ACK), so our own per-peer
- * limits come first and libp2p's only stops abuse.
- *
- * @default 4 × slots + 32
- */
-export function streamModeMaxStreams (slots: number): number {
-  return 4 * slots + 32
+/** Every tunable of a requestor, defaults applied. */
+export interface RequestSettings {
+  mode: RequestMode
+  timeout: number
+  handlerTimeout: number
+  openTimeout: number
+  idleTimeout: number
+  maxRequestSize: number
+  maxResponseSize: number
+  maxConcurrentPerPeer: number
+  maxInFlightPerPeer: number
+  maxQueuedRequests: number
+}
+
+/** `init` with the defaults above where it says nothing. */
+export function requestSettings (init: Partial<RequestSettings>): RequestSettings {
+  return {
+    mode: init.mode ?? DEFAULT_REQUEST_MODE,
+    timeout: init.timeout ?? DEFAULT_REQUEST_TIMEOUT,
+    handlerTimeout: init.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
+    openTimeout: init.openTimeout ?? DEFAULT_REQUEST_OPEN_TIMEOUT,
+    idleTimeout: init.idleTimeout ?? DEFAULT_REQUEST_IDLE_TIMEOUT,
+    maxRequestSize: init.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE,
+    maxResponseSize: init.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
+    maxConcurrentPerPeer: init.maxConcurrentPerPeer ?? DEFAULT_MAX_CONCURRENT_PER_PEER,
+    maxInFlightPerPeer: init.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER,
+    maxQueuedRequests: init.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS
+  }
 }
 
 /** Longest error code sent, in characters (longer ones are replaced by `ERR_REMOTE`). @default 64 */

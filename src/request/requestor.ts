@@ -18,15 +18,11 @@
 import { TypedEventEmitter } from 'main-event'
 import { MessageTooLargeError, MessengerStoppedError } from '../errors.js'
 import { RequestClient } from './client.js'
-import {
-  DEFAULT_HANDLER_TIMEOUT, DEFAULT_MAX_CONCURRENT_PER_PEER, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_QUEUED_REQUESTS,
-  DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_REQUEST_IDLE_TIMEOUT, DEFAULT_REQUEST_MODE,
-  DEFAULT_REQUEST_OPEN_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, MULTIPLEXED_MAX_STREAMS, MULTIPLEXED_SUFFIX, streamModeMaxStreams
-} from './constants.js'
+import { MULTIPLEXED_SUFFIX, requestSettings, streamLimits } from './constants.js'
 import { RequestServer } from './server.js'
 import type { Codec } from '../core/codec.js'
 import type { ClientNode } from './client.js'
-import type { RequestMode } from './constants.js'
+import type { RequestMode, RequestSettings } from './constants.js'
 import type { RequestHandler } from './server.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 
@@ -152,13 +148,10 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
   readonly mode: RequestMode
   private readonly node: RequestorNode
   private readonly requestCodec: Codec<Req>
-  private readonly maxRequestSize: number
+  private readonly settings: RequestSettings
   private readonly client: RequestClient<Res>
   private readonly server: RequestServer<Req, Res>
-  private readonly protocols: { multiplexed: string, stream: string }
-  /** libp2p's per-connection stream limits, per protocol */
-  private readonly inbound: { multiplexed: number, stream: number }
-  private readonly outbound: { multiplexed: number, stream: number }
+  private readonly protocols: Record<RequestMode, string>
   private registration?: Promise<void>
   private stopped = false
 
@@ -166,32 +159,12 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
     super()
     this.node = node
     this.protocol = init.protocol
-    this.mode = init.mode ?? DEFAULT_REQUEST_MODE
     this.requestCodec = init.requestCodec
-    this.maxRequestSize = init.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE
+    this.settings = requestSettings(init)
+    this.mode = this.settings.mode
     this.protocols = { multiplexed: `${init.protocol}${MULTIPLEXED_SUFFIX}`, stream: init.protocol }
-    const maxInFlight = init.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER
-    const maxConcurrent = init.maxConcurrentPerPeer ?? DEFAULT_MAX_CONCURRENT_PER_PEER
-    this.inbound = { multiplexed: MULTIPLEXED_MAX_STREAMS, stream: streamModeMaxStreams(maxConcurrent) }
-    this.outbound = { multiplexed: MULTIPLEXED_MAX_STREAMS, stream: streamModeMaxStreams(maxInFlight) }
-    this.client = new RequestClient<Res>(node as ClientNode, {
-      mode: this.mode,
-      protocol: this.protocols[this.mode],
-      maxRequestSize: this.maxRequestSize,
-      maxResponseSize: init.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
-      timeout: init.timeout ?? DEFAULT_REQUEST_TIMEOUT,
-      maxInFlightPerPeer: maxInFlight,
-      maxQueuedRequests: init.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS,
-      openTimeout: init.openTimeout ?? DEFAULT_REQUEST_OPEN_TIMEOUT,
-      idleTimeout: init.idleTimeout ?? DEFAULT_REQUEST_IDLE_TIMEOUT,
-      maxOutboundStreams: this.outbound[this.mode]
-    }, init.responseCodec)
-    this.server = new RequestServer<Req, Res>({
-      maxRequestSize: this.maxRequestSize,
-      maxResponseSize: init.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
-      maxConcurrentPerPeer: maxConcurrent,
-      handlerTimeout: init.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT
-    }, init.requestCodec, init.responseCodec, (peer, error) => {
+    this.client = new RequestClient<Res>(node as ClientNode, this.settings, this.protocols[this.mode], init.responseCodec)
+    this.server = new RequestServer<Req, Res>(this.settings, init.requestCodec, init.responseCodec, (peer, error) => {
       this.safeDispatchEvent('error', { detail: { peer, error } })
     })
     if (init.handler != null) {
@@ -209,8 +182,8 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
       throw new MessengerStoppedError('The requestor is stopped')
     }
     const payload = this.requestCodec.encode(request)
-    if (payload.byteLength > this.maxRequestSize) {
-      throw new MessageTooLargeError(payload.byteLength, this.maxRequestSize)
+    if (payload.byteLength > this.settings.maxRequestSize) {
+      throw new MessageTooLargeError(payload.byteLength, this.settings.maxRequestSize)
     }
     return this.client.call(peer, payload, options)
   }
@@ -229,20 +202,13 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
   }
 
   private async register (options?: AbortOptions): Promise<void> {
-    await Promise.all([
-      this.node.handle(this.protocols.multiplexed, (stream: Stream, connection) => { this.server.accept(stream, connection, false) }, {
+    await Promise.all((['multiplexed', 'stream'] as const).map(async (mode) => {
+      await this.node.handle(this.protocols[mode], (stream: Stream, connection) => { this.server.accept(stream, connection, mode === 'stream') }, {
         ...options,
         runOnLimitedConnection: true,
-        maxInboundStreams: this.inbound.multiplexed,
-        maxOutboundStreams: this.outbound.multiplexed
-      }),
-      this.node.handle(this.protocols.stream, (stream: Stream, connection) => { this.server.accept(stream, connection, true) }, {
-        ...options,
-        runOnLimitedConnection: true,
-        maxInboundStreams: this.inbound.stream,
-        maxOutboundStreams: this.outbound.stream
+        ...streamLimits(mode, this.settings)
       })
-    ])
+    }))
     if (this.stopped) {
       await this.unregister()
     }

@@ -22,6 +22,7 @@ import {
   ERR_TOO_MANY_REQUESTS, ERROR, FrameStream, REQUEST, RESPONSE, encodeError
 } from './wire.js'
 import { MAX_ERROR_CODE_LENGTH, STREAM_HIGH_WATER } from './constants.js'
+import type { RequestSettings } from './constants.js'
 import type { Codec } from '../core/codec.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
@@ -46,15 +47,8 @@ export interface HandlerContext {
  */
 export type RequestHandler<Req, Res> = (request: Req, context: HandlerContext) => Res | Promise<Res>
 
-export interface ServerOptions {
-  maxRequestSize: number
-  maxResponseSize: number
-  maxConcurrentPerPeer: number
-  handlerTimeout: number
-}
-
 interface ServerHost<Req, Res> {
-  readonly opts: ServerOptions
+  readonly opts: RequestSettings
   readonly requestCodec: Codec<Req>
   readonly responseCodec: Codec<Res>
   readonly handler?: RequestHandler<Req, Res>
@@ -344,7 +338,7 @@ export class InboundStream<Req, Res> extends FrameStream {
 
 /** The answering side of one requestor. */
 export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
-  readonly opts: ServerOptions
+  readonly opts: RequestSettings
   readonly requestCodec: Codec<Req>
   readonly responseCodec: Codec<Res>
   handler?: RequestHandler<Req, Res>
@@ -353,7 +347,7 @@ export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
   private readonly onError: (peer: PeerId, err: Error) => void
   private stopped = false
 
-  constructor (opts: ServerOptions, requestCodec: Codec<Req>, responseCodec: Codec<Res>, onError: (peer: PeerId, err: Error) => void) {
+  constructor (opts: RequestSettings, requestCodec: Codec<Req>, responseCodec: Codec<Res>, onError: (peer: PeerId, err: Error) => void) {
     this.opts = opts
     this.requestCodec = requestCodec
     this.responseCodec = responseCodec
