@@ -47,18 +47,6 @@ export interface HandlerContext {
  */
 export type RequestHandler<Req, Res> = (request: Req, context: HandlerContext) => Res | Promise<Res>
 
-interface ServerHost<Req, Res> {
-  readonly opts: RequestSettings
-  readonly requestCodec: Codec<Req>
-  readonly responseCodec: Codec<Res>
-  readonly handler?: RequestHandler<Req, Res>
-  /** Count one more handler for `peer`; false when the peer is at its limit. */
-  acquire(peer: string): boolean
-  release(peer: string): void
-  closed(stream: InboundStream<Req, Res>): void
-  error(peer: PeerId, err: Error): void
-}
-
 /** The code sent for a thrown value: its string `code`, else `ERR_REMOTE`. */
 function codeOf (err: any): string {
   const code = err?.code
@@ -157,7 +145,7 @@ class Handling<Req, Res> implements HandlerContext {
 export class InboundStream<Req, Res> extends FrameStream {
   readonly connection: Connection
   readonly peerKey: string
-  private readonly host: ServerHost<Req, Res>
+  private readonly host: RequestServer<Req, Res>
   /** stream mode: exactly one request, answered, then our side closes */
   private readonly single: boolean
   private readonly calls = new Map<number, Handling<Req, Res>>()
@@ -165,7 +153,7 @@ export class InboundStream<Req, Res> extends FrameStream {
   private remoteEnded = false
   private paused = false
 
-  constructor (host: ServerHost<Req, Res>, stream: Stream, connection: Connection, single: boolean) {
+  constructor (host: RequestServer<Req, Res>, stream: Stream, connection: Connection, single: boolean) {
     // a handler accepts REQUEST (up to its limit) and empty CANCEL frames, nothing else
     super(stream, [host.opts.maxRequestSize, 0, -1, -1])
     this.host = host
@@ -337,7 +325,7 @@ export class InboundStream<Req, Res> extends FrameStream {
 }
 
 /** The answering side of one requestor. */
-export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
+export class RequestServer<Req, Res> {
   readonly opts: RequestSettings
   readonly requestCodec: Codec<Req>
   readonly responseCodec: Codec<Res>
@@ -363,6 +351,7 @@ export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
     this.streams.add(new InboundStream(this, stream, connection, single))
   }
 
+  /** Count one more handler for `peer`; false when the peer is at its limit. */
   acquire (peer: string): boolean {
     const n = this.perPeer.get(peer) ?? 0
     if (n >= this.opts.maxConcurrentPerPeer) {

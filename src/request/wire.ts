@@ -115,12 +115,14 @@ export class RequestFrameReader {
   private readonly limits: readonly number[]
   private readonly sink: FrameSink
   private state = PREFIX
-  private prefixBytes = 0
+  /** the varint being read (length prefix or request id), and its bytes so far */
+  private value = 0
+  private bytes = 0
   /** body bytes not read yet */
   private left = 0
   private kind = 0
   private id = 0
-  private idBytes = 0
+  /** size of the payload being assembled */
   private length = 0
   private parts: Uint8Array[] = []
   private stopped = false
@@ -132,7 +134,7 @@ export class RequestFrameReader {
 
   /** True when part of a frame has been read (a stream ending now is truncated). */
   get midFrame (): boolean {
-    return this.state !== PREFIX || this.prefixBytes > 0
+    return this.state !== PREFIX || this.bytes > 0
   }
 
   /** Ignore everything from now on. */
@@ -159,6 +161,22 @@ export class RequestFrameReader {
     }
   }
 
+  /** Add byte `b` to the varint being read; true once it is complete (minimal, at most `maxBytes` long). */
+  private varint (b: number, maxBytes: number, bad: (message: string) => Error): boolean {
+    this.value += (b & 0x7f) * 2 ** (7 * this.bytes++)
+    if ((b & 0x80) !== 0) {
+      if (this.bytes >= maxBytes) {
+        throw bad(`longer than ${maxBytes} bytes`)
+      }
+      return false
+    }
+    if (b === 0 && this.bytes > 1) {
+      throw bad('is not a minimal varint')
+    }
+    this.bytes = 0
+    return true
+  }
+
   private chunk (chunk: Uint8Array): void {
     if (chunk.constructor !== Uint8Array) {
       // Node's Buffer: hand out plain Uint8Array views everywhere
@@ -169,24 +187,14 @@ export class RequestFrameReader {
     while (pos < end && !this.stopped) {
       switch (this.state) {
         case PREFIX: {
-          const b = chunk[pos++]
-          this.length += (b & 0x7f) * 2 ** (7 * this.prefixBytes)
-          this.prefixBytes++
-          if ((b & 0x80) !== 0) {
-            if (this.prefixBytes >= MAX_PREFIX_BYTES) {
-              throw new InvalidFrameError(`Length prefix longer than ${MAX_PREFIX_BYTES} bytes`)
-            }
+          if (!this.varint(chunk[pos++], MAX_PREFIX_BYTES, (m) => new InvalidFrameError(`Length prefix ${m}`))) {
             break
           }
-          if (b === 0 && this.prefixBytes > 1) {
-            throw new InvalidFrameError('Length prefix is not a minimal varint')
+          if (this.value < 2) {
+            throw new ProtocolError(`Frame of ${this.value} bytes is too short for its header`)
           }
-          if (this.length < 2) {
-            throw new ProtocolError(`Frame of ${this.length} bytes is too short for its header`)
-          }
-          this.left = this.length
-          this.prefixBytes = 0
-          this.length = 0
+          this.left = this.value
+          this.value = 0
           this.state = KIND
           break
         }
@@ -197,24 +205,21 @@ export class RequestFrameReader {
             throw new ProtocolError(`Unexpected ${KIND_NAMES[kind] ?? `unknown (${kind})`} frame`)
           }
           this.kind = kind
-          this.id = 0
-          this.idBytes = 0
           this.state = ID
           break
         }
         case ID: {
-          const b = chunk[pos++]
           this.left--
-          this.id += (b & 0x7f) * 2 ** (7 * this.idBytes)
-          this.idBytes++
-          if ((b & 0x80) !== 0) {
-            if (this.idBytes >= MAX_ID_BYTES || this.left === 0) {
-              throw new ProtocolError('Malformed request id')
+          if (!this.varint(chunk[pos++], MAX_ID_BYTES, (m) => new ProtocolError(`Request id ${m}`))) {
+            if (this.left === 0) {
+              throw new ProtocolError('Request id longer than its frame')
             }
             break
           }
-          if ((b === 0 && this.idBytes > 1) || this.id > Number.MAX_SAFE_INTEGER) {
-            throw new ProtocolError('Malformed request id')
+          this.id = this.value
+          this.value = 0
+          if (this.id > Number.MAX_SAFE_INTEGER) {
+            throw new ProtocolError('Request id over 2^53 - 1')
           }
           const size = this.left
           const limit = this.limits[this.kind]
