@@ -65,6 +65,8 @@ class Handling<Req, Res> implements HandlerContext {
   readonly id: number
   readonly owner: InboundStream<Req, Res>
   private controller?: AbortController
+  /** why the signal aborted, for a handler that first looks at it afterwards */
+  private reason?: Error
   private timer?: ReturnType<typeof setTimeout>
   done = false
 
@@ -84,7 +86,15 @@ class Handling<Req, Res> implements HandlerContext {
   /** Created on first use: most handlers never look at it. */
   get signal (): AbortSignal {
     this.controller ??= new AbortController()
+    if (this.reason != null) {
+      this.controller.abort(this.reason)
+    }
     return this.controller.signal
+  }
+
+  private abortSignal (reason: Error): void {
+    this.reason = reason
+    this.controller?.abort(reason)
   }
 
   run (handler: RequestHandler<Req, Res>, request: Req, timeout: number): void {
@@ -116,14 +126,14 @@ class Handling<Req, Res> implements HandlerContext {
   private timedOut (ms: number): void {
     const message = `The handler did not answer within ${ms} ms`
     this.finish(() => {
-      this.controller?.abort(new RequestTimeoutError(message))
+      this.abortSignal(new RequestTimeoutError(message))
       this.owner.writeError(this.id, ERR_TIMEOUT, message)
     })
   }
 
   /** The caller cancelled, the stream went away, or the requestor stopped: no answer. */
   abort (reason: Error): void {
-    this.finish(() => { this.controller?.abort(reason) })
+    this.finish(() => { this.abortSignal(reason) })
   }
 
   /** Settle once: `last` runs (writing the answer) before the slot is released. */

@@ -178,6 +178,28 @@ for (const mode of MODES) {
       expect(started.length).toBe(before)
     })
 
+    it('a handler that looks at its signal only after the caller gave up still finds it aborted', async () => {
+      const { b, client, server } = await pair(mode)
+      const { promise: opened, resolve: open } = Promise.withResolvers<void>()
+      let started = 0
+      let seen: { aborted: boolean, reason?: string } | undefined
+      await server.handle(async (_req, context) => {
+        started++
+        await opened
+        seen = { aborted: context.signal.aborted, reason: context.signal.reason?.name }
+        return { sum: 0 }
+      })
+      const controller = new AbortController()
+      const request = client.request(b.peerId, { op: 'add', a: 1, b: 1 }, { signal: controller.signal })
+      await until(() => started === 1, 5000, 'handler started')
+      controller.abort()
+      expect((await rejection(request)).name).toBe('AbortError')
+      await until(() => server.handling() === 0, 5000, 'the cancel reached the handler side')
+      open()
+      await until(() => seen != null, 5000, 'handler looked at its signal')
+      expect(seen).toEqual({ aborted: true, reason: 'RequestAbortedError' })
+    })
+
     it('a handler\'s error reaches the caller as RemoteError with message and code, no stack', async () => {
       const { b, client, server } = await pair(mode)
       await server.handle(async (req) => {
