@@ -27,22 +27,14 @@ import { CANCEL, ERROR, FrameStream, REQUEST, RESPONSE, remoteError } from './wi
 import { stopController, timedSignal } from '../util/signals.js'
 import type { Codec } from '../core/codec.js'
 import type { RequestSettings } from './constants.js'
-import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
-
-/** The parts of a libp2p node the calling side uses. */
-export interface ClientNode {
-  getConnections(peerId?: PeerId): Connection[]
-  dial(peer: PeerId, options?: AbortOptions): Promise<Connection>
-}
+import type { RequestOptions } from './requestor.js'
+import type { Dialer } from '../core/connections.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
 /** The settings the calling side uses, and the protocol id of its mode. */
 interface ClientOptions extends RequestSettings {
   protocol: string
   maxOutboundStreams: number
-}
-
-export interface CallOptions extends AbortOptions {
-  timeout?: number
 }
 
 /**
@@ -587,7 +579,7 @@ class Conduit<Res> extends FrameStream {
 
 /** The calling side of one requestor. */
 export class RequestClient<Res> {
-  readonly node: ClientNode
+  readonly node: Dialer
   readonly opts: ClientOptions
   readonly responseCodec: Codec<Res>
   /** aborted by stop() */
@@ -598,7 +590,7 @@ export class RequestClient<Res> {
   private readonly lanes = new Map<string, Lane<Res>>()
   private readonly controller = stopController()
 
-  constructor (node: ClientNode, settings: RequestSettings, protocol: string, responseCodec: Codec<Res>) {
+  constructor (node: Dialer, settings: RequestSettings, protocol: string, responseCodec: Codec<Res>) {
     this.node = node
     this.opts = { ...settings, protocol, maxOutboundStreams: streamLimits(settings.mode, settings).maxOutboundStreams }
     this.responseCodec = responseCodec
@@ -606,7 +598,7 @@ export class RequestClient<Res> {
   }
 
   /** Send an encoded request; resolves with the decoded response. */
-  async call (peer: PeerId, payload: Uint8Array, options: CallOptions = {}): Promise<Res> {
+  async call (peer: PeerId, payload: Uint8Array, options: RequestOptions = {}): Promise<Res> {
     if (this.stopped) {
       throw new MessengerStoppedError('The requestor is stopped')
     }

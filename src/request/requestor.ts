@@ -21,7 +21,6 @@ import { RequestClient } from './client.js'
 import { MULTIPLEXED_SUFFIX, requestSettings, streamLimits } from './constants.js'
 import { RequestServer } from './server.js'
 import type { Codec } from '../core/codec.js'
-import type { ClientNode } from './client.js'
 import type { RequestMode, RequestSettings } from './constants.js'
 import type { RequestHandler } from './server.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -163,7 +162,7 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
     this.settings = requestSettings(init)
     this.mode = this.settings.mode
     this.protocols = { multiplexed: `${init.protocol}${MULTIPLEXED_SUFFIX}`, stream: init.protocol }
-    this.client = new RequestClient<Res>(node as ClientNode, this.settings, this.protocols[this.mode], init.responseCodec)
+    this.client = new RequestClient<Res>(node, this.settings, this.protocols[this.mode], init.responseCodec)
     this.server = new RequestServer<Req, Res>(this.settings, init.requestCodec, init.responseCodec, (peer, error) => {
       this.safeDispatchEvent('error', { detail: { peer, error } })
     })
