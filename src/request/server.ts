@@ -191,21 +191,12 @@ export class InboundStream<Req, Res> extends FrameStream {
     this.fail(err)
   }
 
-  /** Handlers running on this stream. */
-  get active (): number {
-    return this.calls.size
-  }
-
   frame (kind: number, id: number, payload: Uint8Array): void {
     if (kind === CANCEL) {
       this.calls.get(id)?.abort(new RequestAbortedError('The caller cancelled the request'))
       return
     }
-    // REQUEST
-    this.requests++
-    if (this.single && (id !== 0 || this.requests > 1)) {
-      throw new ProtocolError(this.requests > 1 ? 'More than one request on a request stream' : `Request id ${id} on a request stream (must be 0)`)
-    }
+    this.count(id)
     if (this.calls.has(id)) {
       throw new ProtocolError(`Request id ${id} is already in progress`)
     }
@@ -231,11 +222,16 @@ export class InboundStream<Req, Res> extends FrameStream {
     if (kind !== REQUEST) {
       throw new ProtocolError(`A ${kind === CANCEL ? 'CANCEL' : 'caller'} frame with ${size} bytes of payload`)
     }
+    this.count(id)
+    this.writeError(id, ERR_REQUEST_TOO_LARGE, `Request of ${size} bytes exceeds the limit of ${limit} bytes`)
+  }
+
+  /** One more REQUEST: a request stream carries exactly one, with id 0. */
+  private count (id: number): void {
     this.requests++
     if (this.single && (id !== 0 || this.requests > 1)) {
-      throw new ProtocolError('More than one request on a request stream')
+      throw new ProtocolError(this.requests > 1 ? 'More than one request on a request stream' : `Request id ${id} on a request stream (must be 0)`)
     }
-    this.writeError(id, ERR_REQUEST_TOO_LARGE, `Request of ${size} bytes exceeds the limit of ${limit} bytes`)
   }
 
   /** Send the handler's value. */
@@ -398,11 +394,6 @@ export class RequestServer<Req, Res> {
       n += count
     }
     return n
-  }
-
-  /** Inbound request streams open now. */
-  get openStreams (): number {
-    return this.streams.size
   }
 
   stop (): void {
