@@ -152,7 +152,7 @@ class Handling<Req, Res> implements HandlerContext {
 }
 
 /** One inbound request stream (multiplexed: many requests; stream mode: one). */
-export class InboundStream<Req, Res> extends FrameStream {
+class InboundStream<Req, Res> extends FrameStream {
   readonly connection: Connection
   readonly peerKey: string
   private readonly host: RequestServer<Req, Res>

@@ -65,7 +65,7 @@ export function encodeError (code: string, message: string): Uint8Array {
 }
 
 /** Code and message of an ERROR frame's payload; throws `ProtocolError` when it is not one. */
-export function decodeError (payload: Uint8Array): { code: string, message: string } {
+function decodeError (payload: Uint8Array): { code: string, message: string } {
   try {
     const cursor = { pos: 0 }
     const length = readVarint(payload, cursor, 2)
@@ -351,7 +351,7 @@ export abstract class FrameStream implements FrameSink {
  * copied into one buffer, large ones are sent by reference), with a real wait
  * for room when the stream is full.
  */
-export class FrameWriter {
+class FrameWriter {
   private readonly stream: Stream
   private readonly onError: (err: Error) => void
   private slab = new Uint8Array(SLAB_SIZE)
