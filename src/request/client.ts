@@ -130,6 +130,8 @@ interface Transport<Res> {
   readonly idle: boolean
   /** Put `call` on a stream now (true), or leave it waiting (false): `pump()` runs again when that may change. */
   start(call: Call<Res>): boolean
+  /** Calls are waiting: get ready for them (open a stream ahead of a free slot). */
+  prepare(): void
   /** `conduit` is closing: send nothing more to it. */
   forget(conduit: Conduit<Res>): void
   streams(): Stream[]
@@ -161,6 +163,7 @@ class Lane<Res> {
     call.queued = true
     this.waiting.add(call)
     this.host.queued++
+    this.transport.prepare()
   }
 
   /** Put `call` on the wire now if there is a slot and a stream for it. */
@@ -274,6 +277,12 @@ class SharedStream<Res> implements Transport<Res> {
     const conduit = this.current()
     conduit?.send(call)
     return conduit != null
+  }
+
+  prepare (): void {
+    if (this.conduit == null) {
+      void this.open()
+    }
   }
 
   /** The stream to use now, if it is open and on the best connection. */
@@ -394,6 +403,8 @@ class StreamPerRequest<Res> implements Transport<Res> {
       }
     }
   }
+
+  prepare (): void {}
 
   forget (): void {}
 
