@@ -1,73 +1,40 @@
 /**
  * The calling side of request/response.
  *
- * Per peer, a lane keeps at most `maxInFlightPerPeer` requests on the wire and
- * queues the rest (up to `maxQueuedRequests` across all peers). Every request
- * settles exactly once — with the response, or with an error — and releases
- * its timer, its abort listener and its slot when it does.
+ * One request lifecycle serves both modes. A `Call` is admitted to its peer's
+ * `Lane` (at most `maxInFlightPerPeer` on the wire, the rest wait in order, up
+ * to `maxQueuedRequests` across all peers), armed with its timeout and signal,
+ * written as a REQUEST frame on a `Conduit`, and settled exactly once: by the
+ * response, an ERROR frame, its stream breaking (`RequestAbortedError`) or
+ * speaking garbage (`ProtocolError`), or the caller giving up. Settling
+ * releases its timer, its abort listener and its slot.
  *
- * - Multiplexed mode: one long-lived stream per peer, opened lazily on the
- *   best connection (direct over relayed), reused, closed after being idle,
- *   replaced when it breaks or when a better connection appears (in-flight
- *   requests finish on the old one). A request the caller gives up on sends a
- *   CANCEL frame. A stream that breaks fails its in-flight requests with
- *   `RequestAbortedError`, one that speaks garbage with `ProtocolError`.
- * - Stream mode: a new stream per request (REQUEST frame with id 0, then close
- *   the writing side, read one RESPONSE or ERROR); giving up resets the stream.
+ * The modes differ only in the lane's `Transport`, which puts a call on a
+ * stream:
+ * - multiplexed (`SharedStream`): one long-lived stream per peer, opened lazily
+ *   on the best connection (direct over relayed), reused, closed after being
+ *   idle, replaced when it breaks or when a better connection appears
+ *   (in-flight requests finish on the old one). Ids count from 1; giving up
+ *   sends a CANCEL frame.
+ * - stream (`StreamPerRequest`): a new stream per request, id 0, its writing
+ *   side closed after the request; giving up resets the stream.
  */
 import { bestConnection, connectionRank, connectionTo } from '../core/connections.js'
-import {
-  FrameTooLargeError, MessengerStoppedError, QueueFullError, StreamOpenError, errorMessage,
-  withCause
-} from '../errors.js'
-import { ProtocolError, RemoteError, RequestAbortedError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
-import { varintLength, writeVarint } from '../core/framing.js'
-import {
-  CANCEL, ERR_TIMEOUT, ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_PAYLOAD, REQUEST, RESPONSE,
-  RequestFrameReader, decodeError
-} from './wire.js'
+import { FrameTooLargeError, MessengerStoppedError, QueueFullError, StreamOpenError, errorMessage, withCause } from '../errors.js'
+import { MAX_ERROR_PAYLOAD, streamLimits } from './constants.js'
+import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
+import { CANCEL, ERROR, FrameStream, REQUEST, RESPONSE, remoteError } from './wire.js'
 import { stopController, timedSignal } from '../util/signals.js'
-import { Uint8ArrayList } from 'uint8arraylist'
 import type { Codec } from '../core/codec.js'
-import type { FrameSink } from './wire.js'
-import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
+import type { RequestSettings } from './constants.js'
+import type { RequestOptions } from './requestor.js'
+import type { Dialer } from '../core/connections.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
-/** The parts of a libp2p node the calling side uses. */
-export interface ClientNode {
-  getConnections(peerId?: PeerId): Connection[]
-  dial(peer: PeerId, options?: AbortOptions): Promise<Connection>
-}
-
-export type RequestMode = 'multiplexed' | 'stream'
-
-export interface ClientOptions {
-  mode: RequestMode
-  /** The protocol id on the wire for this mode. */
+/** The settings the calling side uses, and the protocol id of its mode. */
+interface ClientOptions extends RequestSettings {
   protocol: string
-  maxRequestSize: number
-  maxResponseSize: number
-  timeout: number
-  maxInFlightPerPeer: number
-  maxQueuedRequests: number
-  openTimeout: number
-  idleTimeout: number
   maxOutboundStreams: number
-}
-
-export interface CallOptions extends AbortOptions {
-  timeout?: number
-}
-
-/** Turn an ERROR frame into the caller's error. */
-export function remoteError (payload: Uint8Array): Error {
-  const { code, message } = decodeError(payload)
-  if (code === ERR_TOO_MANY_REQUESTS) {
-    return new TooManyRequestsError(message)
-  }
-  if (code === ERR_TIMEOUT) {
-    return new RequestTimeoutError(message)
-  }
-  return new RemoteError(message, code)
 }
 
 /**
@@ -84,27 +51,24 @@ const proven = new WeakSet<Connection>()
 class Call<Res> {
   readonly lane: Lane<Res>
   readonly payload: Uint8Array
-  private readonly resolveFn: (value: Res) => void
-  private readonly rejectFn: (err: Error) => void
+  readonly result = Promise.withResolvers<Res>()
   private timer?: ReturnType<typeof setTimeout>
   private signal?: AbortSignal
   private onAbort?: () => void
   done = false
   /** waiting for a slot (in `lane.waiting`) */
   queued = false
-  /** holds one of the lane's in-flight slots */
+  /** holds one of the lane's in-flight slots (in `lane.active`) */
   counted = false
-  /** multiplexed: the stream it was written to, and its id there */
+  /** the stream it was written to, and its id there */
   conduit?: Conduit<Res>
   id = 0
-  /** stream mode: aborts opening the stream, resets it once open */
+  /** while its own stream is being opened (stream mode): abort that */
   abandon?: (err: Error) => void
 
-  constructor (lane: Lane<Res>, payload: Uint8Array, resolve: (value: Res) => void, reject: (err: Error) => void) {
+  constructor (lane: Lane<Res>, payload: Uint8Array) {
     this.lane = lane
     this.payload = payload
-    this.resolveFn = resolve
-    this.rejectFn = reject
   }
 
   arm (timeout: number, signal?: AbortSignal): void {
@@ -122,13 +86,13 @@ class Call<Res> {
 
   succeed (value: Res): void {
     if (this.settle()) {
-      this.resolveFn(value)
+      this.result.resolve(value)
     }
   }
 
   fail (err: Error): void {
     if (this.settle()) {
-      this.rejectFn(err)
+      this.result.reject(err)
     }
   }
 
@@ -137,11 +101,13 @@ class Call<Res> {
     if (this.done) {
       return
     }
-    // CANCEL while the call still holds its id; settle before resetting a
-    // stream, whose 'close' would otherwise settle it with another error
-    this.conduit?.cancel(this)
+    // CANCEL (or the reset) while the call still holds its id
+    if (this.conduit != null) {
+      this.conduit.cancel(this, err)
+    } else {
+      this.abandon?.(err)
+    }
     this.fail(err)
-    this.abandon?.(err)
   }
 
   private settle (): boolean {
@@ -158,103 +124,75 @@ class Call<Res> {
   }
 }
 
-interface ClientHost<Res> {
-  readonly node: ClientNode
-  readonly opts: ClientOptions
-  readonly responseCodec: Codec<Res>
-  readonly stopped: boolean
-  /** aborted by stop() */
-  readonly signal: AbortSignal
-  /** calls waiting for a slot, all peers */
-  queued: number
-  idle(lane: Lane<Res>): void
+/** How a lane's calls get onto streams: the one thing the two modes do differently. */
+interface Transport<Res> {
+  /** Nothing open or being opened. */
+  readonly idle: boolean
+  /** Put `call` on a stream now (true), or leave it waiting (false): `pump()` runs again when that may change. */
+  start(call: Call<Res>): boolean
+  /** Calls are waiting: get ready for them (open a stream ahead of a free slot). */
+  prepare(): void
+  /** `conduit` is closing: send nothing more to it. */
+  forget(conduit: Conduit<Res>): void
+  streams(): Stream[]
+  stop(err: Error): void
 }
 
-/** One peer: in-flight accounting, the waiting queue, and (multiplexed) its streams. */
+/** One peer: admission, in-flight accounting and the waiting queue, on top of its transport. */
 class Lane<Res> {
   readonly peer: PeerId
-  readonly host: ClientHost<Res>
+  readonly host: RequestClient<Res>
+  readonly transport: Transport<Res>
   readonly waiting = new Set<Call<Res>>()
-  inFlight = 0
-  /** multiplexed: the stream new requests go to */
-  conduit?: Conduit<Res>
-  /** multiplexed: older streams finishing their in-flight requests */
-  readonly retiring = new Set<Conduit<Res>>()
-  /** stream mode: calls with a stream of their own */
-  readonly calls = new Set<Call<Res>>()
-  private opening = false
-  /** stream mode: the first stream on a new connection is being opened */
-  private probing = false
+  readonly active = new Set<Call<Res>>()
 
-  constructor (peer: PeerId, host: ClientHost<Res>) {
+  constructor (peer: PeerId, host: RequestClient<Res>) {
     this.peer = peer
     this.host = host
+    this.transport = host.opts.mode === 'stream' ? new StreamPerRequest(this) : new SharedStream(this)
   }
 
-  get empty (): boolean {
-    return this.inFlight === 0 && this.waiting.size === 0 && this.conduit == null && this.retiring.size === 0 && !this.opening
+  get pending (): number {
+    return this.active.size + this.waiting.size
   }
 
   submit (call: Call<Res>): void {
-    if (this.waiting.size === 0 && this.inFlight < this.host.opts.maxInFlightPerPeer && this.start(call)) {
+    if (this.waiting.size === 0 && this.start(call)) {
       return
     }
     call.queued = true
     this.waiting.add(call)
     this.host.queued++
-    if (this.host.opts.mode === 'multiplexed' && this.conduit == null) {
-      void this.open()
-    }
+    this.transport.prepare()
   }
 
-  /** Put `call` on the wire now if possible. */
+  /** Put `call` on the wire now if there is a slot and a stream for it. */
   private start (call: Call<Res>): boolean {
-    if (this.host.opts.mode === 'stream') {
-      const conn = bestConnection(this.host.node.getConnections(this.peer))
-      let probe = false
-      if (conn == null || !proven.has(conn)) {
-        // a connection no stream has been opened on yet: one stream first
-        // (see `proven`), the others wait for it
-        if (this.probing) {
-          return false
-        }
-        this.probing = probe = true
-      }
-      call.counted = true
-      this.inFlight++
-      this.calls.add(call)
-      void this.streamCall(call, conn, probe)
-      return true
-    }
-    const conduit = this.current()
-    if (conduit == null) {
+    if (this.active.size >= this.host.opts.maxInFlightPerPeer) {
       return false
     }
     call.counted = true
-    this.inFlight++
-    conduit.send(call)
-    return true
+    this.active.add(call)
+    if (this.transport.start(call)) {
+      return true
+    }
+    call.counted = false
+    this.active.delete(call)
+    return false
   }
 
-  /** Multiplexed: the stream to use now, if it is open and on the best connection. */
-  private current (): Conduit<Res> | undefined {
-    const conduit = this.conduit
-    if (conduit == null) {
-      if (!this.opening) {
-        void this.open()
-      }
-      return undefined
+  pump (): void {
+    if (this.host.stopped) {
+      return
     }
-    if (conduit.rank < 3 && !this.opening) {
-      // on a relayed connection: move when a better one appears
-      const best = bestConnection(this.host.node.getConnections(this.peer))
-      if (best != null && connectionRank(best) > conduit.rank) {
-        this.retire(conduit)
-        void this.open()
-        return undefined
+    for (const call of this.waiting) {
+      if (!this.start(call)) {
+        return
       }
+      call.queued = false
+      this.waiting.delete(call)
+      this.host.queued--
     }
-    return conduit
   }
 
   /** A call settled: free what it held, let the next ones go. */
@@ -266,65 +204,32 @@ class Lane<Res> {
     }
     if (call.counted) {
       call.counted = false
-      this.inFlight--
-      this.calls.delete(call)
+      this.active.delete(call)
       call.conduit?.release(call)
       this.pump()
     }
-    if (this.empty) {
-      this.host.idle(this)
-    }
+    this.check()
   }
 
-  pump (): void {
-    if (this.host.stopped) {
-      return
-    }
-    for (const call of this.waiting) {
-      if (this.inFlight >= this.host.opts.maxInFlightPerPeer || !this.start(call)) {
-        return
-      }
-      call.queued = false
-      this.waiting.delete(call)
-      this.host.queued--
-    }
-  }
-
-  retire (conduit: Conduit<Res>): void {
-    if (this.conduit === conduit) {
-      this.conduit = undefined
-    }
-    if (conduit.inflight.size === 0) {
-      conduit.close()
-    } else {
-      conduit.retired = true
-      this.retiring.add(conduit)
-    }
-  }
-
-  /** A conduit is gone (closed, reset, garbage). */
-  gone (conduit: Conduit<Res>): void {
-    if (this.conduit === conduit) {
-      this.conduit = undefined
-    }
-    this.retiring.delete(conduit)
+  /** A conduit is gone: waiting calls may go elsewhere. */
+  gone (): void {
     if (this.waiting.size > 0) {
       this.pump()
-    } else if (this.empty) {
+    }
+    this.check()
+  }
+
+  /** Forget this lane once nothing is left in it. */
+  check (): void {
+    if (this.active.size === 0 && this.waiting.size === 0 && this.transport.idle) {
       this.host.idle(this)
     }
   }
 
-  /** Multiplexed: open the peer's stream; requests waiting for it go when it is there. */
-  private async open (): Promise<void> {
-    if (this.opening || this.host.stopped) {
-      return
-    }
-    this.opening = true
+  /** Dial if needed and open a request stream on the best connection. */
+  async open (signal: AbortSignal): Promise<{ stream: Stream, conn: Connection }> {
     const { opts, node } = this.host
-    const timed = timedSignal(opts.openTimeout, this.host.signal)
-    let failure: Error | undefined
-    let opened: Conduit<Res> | undefined
+    const timed = timedSignal(opts.openTimeout, signal)
     try {
       const conn = await connectionTo(node, this.peer, timed.signal)
       const stream = await conn.newStream(opts.protocol, {
@@ -332,129 +237,11 @@ class Lane<Res> {
         runOnLimitedConnection: true,
         maxOutboundStreams: opts.maxOutboundStreams
       })
-      if (this.host.stopped) {
-        stream.abort(new MessengerStoppedError('The requestor is stopped'))
-      } else {
-        this.conduit = new Conduit(this, stream, conn)
-        opened = this.conduit
-      }
+      return { stream, conn }
     } catch (err: any) {
-      failure = new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err })
+      throw new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err })
     } finally {
       timed.clear()
-      this.opening = false
-    }
-    if (failure != null) {
-      // nothing waiting can be sent: fail it all, the next request tries again
-      for (const call of [...this.waiting]) {
-        call.fail(failure)
-      }
-      if (this.empty) {
-        this.host.idle(this)
-      }
-      return
-    }
-    this.pump()
-    // everything that waited for it gave up meanwhile: it still closes when idle
-    opened?.armIdle()
-  }
-
-  /** Stream mode: one request on a stream of its own. */
-  private async streamCall (call: Call<Res>, best: Connection | undefined, probe: boolean): Promise<void> {
-    const { opts, node } = this.host
-    const controller = new AbortController()
-    const stopped = this.host.signal
-    const onStop = (): void => { controller.abort(stopped.reason) }
-    stopped.addEventListener('abort', onStop, { once: true })
-    let stream: Stream | undefined
-    call.abandon = (err) => {
-      controller.abort(err)
-      stream?.abort(err)
-    }
-    const timed = timedSignal(opts.openTimeout, controller.signal)
-    try {
-      const conn = best ?? await connectionTo(node, this.peer, timed.signal)
-      stream = await conn.newStream(opts.protocol, {
-        signal: timed.signal,
-        runOnLimitedConnection: true,
-        maxOutboundStreams: opts.maxOutboundStreams
-      })
-      proven.add(conn)
-    } catch (err: any) {
-      call.fail(new StreamOpenError(`Could not open ${opts.protocol} to ${this.peer.toString()}: ${errorMessage(err)}`, { cause: err }))
-      return
-    } finally {
-      timed.clear()
-      stopped.removeEventListener('abort', onStop)
-      if (probe) {
-        this.probing = false
-        this.pump()
-      }
-    }
-    if (call.done) {
-      stream.abort(new RequestAbortedError('The request was abandoned'))
-      return
-    }
-    const s = stream
-    const responseCodec = this.host.responseCodec
-    let answered = false
-    const onMessage = (evt: Event): void => {
-      try {
-        reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
-      } catch (err: any) {
-        finish()
-        call.fail(err instanceof ProtocolError || err instanceof FrameTooLargeError ? err : withCause(new ProtocolError(`Bad frame from ${this.peer.toString()}: ${errorMessage(err)}`), err))
-        s.abort(err)
-      }
-    }
-    const onClose = (evt: Event): void => {
-      finish()
-      const error = (evt as Event & { error?: Error }).error
-      if (error == null && reader.midFrame) {
-        call.fail(new ProtocolError('The stream ended in the middle of a frame'))
-      } else {
-        call.fail(new RequestAbortedError(`The stream to ${this.peer.toString()} closed before a response${error != null ? `: ${error.message}` : ''}`, { cause: error }))
-      }
-    }
-    const finish = (): void => {
-      reader.stop()
-      s.removeEventListener('message', onMessage)
-      s.removeEventListener('close', onClose)
-    }
-    const sink: FrameSink = {
-      frame: (kind, id, payload) => {
-        if (id !== 0 || answered) {
-          throw new ProtocolError(answered ? 'More than one response on a request stream' : `Response for request ${id} on a request stream`)
-        }
-        answered = true
-        finish()
-        if (kind === ERROR) {
-          call.fail(remoteError(payload))
-        } else {
-          decodeInto(responseCodec, payload, call)
-        }
-      },
-      oversized: (kind, id, size, limit) => {
-        if (id !== 0 || kind !== RESPONSE) {
-          throw new ProtocolError(`Oversized ${kind === ERROR ? 'ERROR' : 'RESPONSE'} frame for request ${id}`)
-        }
-        answered = true
-        finish()
-        call.fail(new FrameTooLargeError(size, limit))
-        // the rest of the response is of no use: reset rather than read it
-        s.abort(new FrameTooLargeError(size, limit))
-      }
-    }
-    const reader = new RequestFrameReader(readerLimits(opts.maxResponseSize), sink)
-    s.addEventListener('message', onMessage)
-    s.addEventListener('close', onClose)
-    try {
-      s.send(oneFrame(REQUEST, 0, call.payload))
-      s.close().catch(() => {})
-    } catch (err: any) {
-      finish()
-      call.fail(new RequestAbortedError(`Could not write the request: ${errorMessage(err)}`, { cause: err }))
-      s.abort(err)
     }
   }
 
@@ -462,18 +249,170 @@ class Lane<Res> {
     for (const call of [...this.waiting]) {
       call.fail(err)
     }
-    for (const call of [...this.calls]) {
+    for (const call of [...this.active]) {
       call.giveUp(err)
     }
+    this.transport.stop(err)
+  }
+}
+
+/** Multiplexed mode: every call to the peer on one stream. */
+class SharedStream<Res> implements Transport<Res> {
+  private readonly lane: Lane<Res>
+  /** the stream new requests go to */
+  private conduit?: Conduit<Res>
+  /** older streams finishing their in-flight requests */
+  private readonly retiring = new Set<Conduit<Res>>()
+  private opening = false
+
+  constructor (lane: Lane<Res>) {
+    this.lane = lane
+  }
+
+  get idle (): boolean {
+    return this.conduit == null && this.retiring.size === 0 && !this.opening
+  }
+
+  start (call: Call<Res>): boolean {
+    const conduit = this.current()
+    conduit?.send(call)
+    return conduit != null
+  }
+
+  prepare (): void {
+    if (this.conduit == null) {
+      void this.open()
+    }
+  }
+
+  /** The stream to use now, if it is open and on the best connection. */
+  private current (): Conduit<Res> | undefined {
+    const conduit = this.conduit
+    if (conduit == null) {
+      void this.open()
+      return undefined
+    }
+    if (conduit.rank < 3 && !this.opening) {
+      // on a relayed connection: move when a better one appears
+      const best = bestConnection(this.lane.host.node.getConnections(this.lane.peer))
+      if (best != null && connectionRank(best) > conduit.rank) {
+        this.conduit = undefined
+        if (conduit.inflight.size === 0) {
+          conduit.close()
+        } else {
+          conduit.retired = true
+          this.retiring.add(conduit)
+        }
+        void this.open()
+        return undefined
+      }
+    }
+    return conduit
+  }
+
+  forget (conduit: Conduit<Res>): void {
+    if (this.conduit === conduit) {
+      this.conduit = undefined
+    }
+    this.retiring.delete(conduit)
+  }
+
+  /** Open the peer's stream; requests waiting for it go when it is there. */
+  private async open (): Promise<void> {
+    const { lane } = this
+    if (this.opening || lane.host.stopped) {
+      return
+    }
+    this.opening = true
+    let opened: Conduit<Res> | undefined
+    try {
+      const { stream, conn } = await lane.open(lane.host.signal)
+      if (lane.host.stopped) {
+        stream.abort(new MessengerStoppedError('The requestor is stopped'))
+      } else {
+        this.conduit = opened = new Conduit(lane, stream, conn, false)
+      }
+    } catch (err: any) {
+      // nothing waiting can be sent: fail it all, the next request tries again
+      this.opening = false
+      for (const call of [...lane.waiting]) {
+        call.fail(err)
+      }
+      lane.check()
+      return
+    }
+    this.opening = false
+    lane.pump()
+    // everything that waited for it gave up meanwhile: it still closes when idle
+    opened?.armIdle()
+  }
+
+  streams (): Stream[] {
+    return [this.conduit, ...this.retiring].flatMap(c => c != null ? [c.stream] : [])
+  }
+
+  stop (err: Error): void {
     for (const conduit of [this.conduit, ...this.retiring]) {
       conduit?.abort(err)
     }
   }
 }
 
-/** A caller accepts RESPONSE (up to its limit) and ERROR frames, nothing else. */
-function readerLimits (maxResponseSize: number): number[] {
-  return [-1, -1, maxResponseSize, MAX_ERROR_PAYLOAD]
+/** Stream mode: every call on a stream of its own. */
+class StreamPerRequest<Res> implements Transport<Res> {
+  readonly idle = true
+  private readonly lane: Lane<Res>
+  /** the first stream on a new connection is being opened (see `proven`) */
+  private probing = false
+
+  constructor (lane: Lane<Res>) {
+    this.lane = lane
+  }
+
+  start (call: Call<Res>): boolean {
+    const conn = bestConnection(this.lane.host.node.getConnections(this.lane.peer))
+    const probe = conn == null || !proven.has(conn)
+    if (probe) {
+      if (this.probing) {
+        return false
+      }
+      this.probing = true
+    }
+    void this.open(call, probe)
+    return true
+  }
+
+  private async open (call: Call<Res>, probe: boolean): Promise<void> {
+    const controller = new AbortController()
+    call.abandon = (err) => { controller.abort(err) }
+    try {
+      const { stream, conn } = await this.lane.open(controller.signal)
+      proven.add(conn)
+      if (call.done) {
+        stream.abort(new RequestAbortedError('The request was abandoned'))
+      } else {
+        new Conduit(this.lane, stream, conn, true).send(call)
+      }
+    } catch (err: any) {
+      call.fail(err)
+    } finally {
+      call.abandon = undefined
+      if (probe) {
+        this.probing = false
+        this.lane.pump()
+      }
+    }
+  }
+
+  prepare (): void {}
+
+  forget (): void {}
+
+  streams (): Stream[] {
+    return []
+  }
+
+  stop (): void {}
 }
 
 function decodeInto<Res> (codec: Codec<Res>, payload: Uint8Array, call: Call<Res>): void {
@@ -487,83 +426,46 @@ function decodeInto<Res> (codec: Codec<Res>, payload: Uint8Array, call: Call<Res
   call.succeed(value)
 }
 
-/** One frame in one buffer (small payloads) or a list (large ones, by reference). */
-function oneFrame (kind: number, id: number, payload: Uint8Array): Uint8Array | Uint8ArrayList {
-  const body = 1 + varintLength(id) + payload.byteLength
-  const head = new Uint8Array(varintLength(body) + 1 + varintLength(id) + (payload.byteLength <= 4096 ? payload.byteLength : 0))
-  let p = writeVarint(body, head, 0)
-  head[p++] = kind
-  p = writeVarint(id, head, p)
-  if (p < head.byteLength) {
-    head.set(payload, p)
-    return head
-  }
-  return payload.byteLength === 0 ? head : new Uint8ArrayList(head, payload)
-}
-
-/** Multiplexed mode: one stream to a peer carrying many requests. */
-class Conduit<Res> implements FrameSink {
+/** One stream carrying requests to a peer: many (multiplexed) or one (`single`, stream mode). */
+class Conduit<Res> extends FrameStream {
   readonly lane: Lane<Res>
-  readonly stream: Stream
   readonly rank: number
   readonly inflight = new Map<number, Call<Res>>()
   retired = false
+  private readonly single: boolean
   private nextId = 1
-  private closed = false
-  private readonly writer: FrameWriter
-  private readonly reader: RequestFrameReader
+  /** single: a response arrived, the stream may end by itself */
+  private responded = false
   private idleTimer?: ReturnType<typeof setTimeout>
-  private readonly onMessage: (evt: Event) => void
-  private readonly onEnd: () => void
-  private readonly onClose: (evt: Event) => void
 
-  constructor (lane: Lane<Res>, stream: Stream, conn: Connection) {
+  constructor (lane: Lane<Res>, stream: Stream, conn: Connection, single: boolean) {
+    // a caller accepts RESPONSE (up to its limit) and ERROR frames, nothing else
+    super(stream, [-1, -1, lane.host.opts.maxResponseSize, MAX_ERROR_PAYLOAD])
     this.lane = lane
-    this.stream = stream
     this.rank = connectionRank(conn)
-    this.writer = new FrameWriter(stream, (err) => { this.broken(new RequestAbortedError(`Could not write to ${lane.peer.toString()}: ${err.message}`, { cause: err })) })
-    this.reader = new RequestFrameReader(readerLimits(lane.host.opts.maxResponseSize), this)
-    this.onMessage = (evt) => {
-      try {
-        this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
-      } catch (err: any) {
-        this.broken(err instanceof ProtocolError ? err : withCause(new ProtocolError(`Bad frame from ${lane.peer.toString()}: ${errorMessage(err)}`), err))
-      }
-    }
-    this.onEnd = () => {
-      // the remote will not answer any more
-      if (this.reader.midFrame) {
-        this.broken(new ProtocolError('The stream ended in the middle of a frame'))
-      } else if (this.inflight.size > 0) {
-        this.broken(new RequestAbortedError(`${lane.peer.toString()} closed the stream with requests in flight`))
-      } else {
-        this.close()
-      }
-    }
-    this.onClose = (evt) => {
-      const error = (evt as Event & { error?: Error }).error
-      this.broken(new RequestAbortedError(`The stream to ${lane.peer.toString()} closed${error != null ? `: ${error.message}` : ''}`, { cause: error }), false)
-    }
-    stream.addEventListener('message', this.onMessage)
-    stream.addEventListener('end', this.onEnd)
-    stream.addEventListener('close', this.onClose)
+    this.single = single
   }
 
   send (call: Call<Res>): void {
-    const id = this.nextId++
+    const id = this.single ? 0 : this.nextId++
     call.conduit = this
     call.id = id
     this.inflight.set(id, call)
-    if (this.idleTimer != null) {
-      clearTimeout(this.idleTimer)
-      this.idleTimer = undefined
-    }
+    clearTimeout(this.idleTimer)
     this.writer.write(REQUEST, id, call.payload)
+    if (this.single) {
+      this.writer.end()
+    }
   }
 
   /** The caller gave up on `call`: tell the handler. */
-  cancel (call: Call<Res>): void {
-    if (!this.closed && this.inflight.get(call.id) === call) {
+  cancel (call: Call<Res>, err: Error): void {
+    if (this.closed || this.inflight.get(call.id) !== call) {
+      return
+    }
+    if (this.single) {
+      this.broken(err)
+    } else {
       this.writer.write(CANCEL, call.id)
     }
   }
@@ -574,21 +476,25 @@ class Conduit<Res> implements FrameSink {
       return
     }
     this.inflight.delete(call.id)
-    if (this.inflight.size === 0 && !this.closed) {
-      if (this.retired) {
-        this.close()
-      } else {
-        this.armIdle()
-      }
+    if (this.inflight.size > 0 || this.closed) {
+      return
+    }
+    if (this.single && !this.responded) {
+      // given up, or its response was too large: the rest is of no use
+      this.broken(new RequestAbortedError('The request was abandoned'))
+    } else if (this.single || this.retired) {
+      this.close()
+    } else {
+      this.armIdle()
     }
   }
 
   frame (kind: number, id: number, payload: Uint8Array): void {
-    const call = this.inflight.get(id)
+    const call = this.call(id)
     if (call == null) {
-      this.unknown(id)
       return
     }
+    this.responded = true
     if (kind === ERROR) {
       call.fail(remoteError(payload))
     } else {
@@ -597,41 +503,65 @@ class Conduit<Res> implements FrameSink {
   }
 
   oversized (kind: number, id: number, size: number, limit: number): void {
-    const call = this.inflight.get(id)
-    if (call == null) {
-      this.unknown(id)
-      return
-    }
-    call.fail(kind === RESPONSE ? new FrameTooLargeError(size, limit) : new ProtocolError(`Oversized ERROR frame (${size} bytes)`))
+    this.call(id)?.fail(kind === RESPONSE ? new FrameTooLargeError(size, limit) : new ProtocolError(`Oversized ERROR frame (${size} bytes)`))
   }
 
-  /** A response for a request no longer waiting is normal (it was cancelled); one never sent is not. */
-  private unknown (id: number): void {
-    if (id === 0 || id >= this.nextId) {
+  /** The call waiting for `id`. One no longer waiting is normal (it was cancelled); one never sent is not. */
+  private call (id: number): Call<Res> | undefined {
+    const call = this.inflight.get(id)
+    if (call == null && (this.single ? id !== 0 : id === 0 || id >= this.nextId)) {
       throw new ProtocolError(`Response for request ${id}, which was never sent`)
     }
+    return call
+  }
+
+  protected garbage (err: ProtocolError): void {
+    this.broken(err)
+  }
+
+  protected ended (): void {
+    // the remote will not answer any more
+    if (this.inflight.size > 0) {
+      this.broken(new RequestAbortedError(`${this.lane.peer.toString()} closed the stream with requests in flight`))
+    } else {
+      this.close()
+    }
+  }
+
+  protected gone (error?: Error): void {
+    this.broken(new RequestAbortedError(`The stream to ${this.lane.peer.toString()} closed${error != null ? `: ${error.message}` : ''}`, { cause: error }), false)
+  }
+
+  protected writeFailed (err: Error): void {
+    this.broken(new RequestAbortedError(`Could not write to ${this.lane.peer.toString()}: ${err.message}`, { cause: err }))
+  }
+
+  protected override detach (): boolean {
+    if (!super.detach()) {
+      return false
+    }
+    clearTimeout(this.idleTimer)
+    this.lane.transport.forget(this)
+    return true
   }
 
   /** Close gracefully (nothing in flight). */
   close (): void {
-    if (this.closed) {
-      return
+    if (this.detach()) {
+      this.writer.end()
+      this.lane.gone()
     }
-    this.detach()
-    this.writer.end()
-    this.lane.gone(this)
   }
 
+  /** Fail everything in flight on this stream; reset it. */
   abort (err: Error): void {
     this.broken(err)
   }
 
-  /** Fail everything in flight on this stream; reset it. */
   private broken (err: Error, reset = true): void {
-    if (this.closed) {
+    if (!this.detach()) {
       return
     }
-    this.detach()
     this.writer.discard()
     if (reset) {
       this.stream.abort(err)
@@ -640,20 +570,7 @@ class Conduit<Res> implements FrameSink {
       call.fail(err)
     }
     this.inflight.clear()
-    this.lane.gone(this)
-  }
-
-  private detach (): void {
-    this.closed = true
-    clearTimeout(this.idleTimer)
-    this.idleTimer = undefined
-    this.reader.stop()
-    this.stream.removeEventListener('message', this.onMessage)
-    this.stream.removeEventListener('end', this.onEnd)
-    this.stream.removeEventListener('close', this.onClose)
-    if (this.lane.conduit === this) {
-      this.lane.conduit = undefined
-    }
+    this.lane.gone()
   }
 
   /** Close after `idleTimeout` unless a request comes first. */
@@ -664,7 +581,6 @@ class Conduit<Res> implements FrameSink {
     }
     clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined
       if (this.inflight.size === 0) {
         this.close()
       }
@@ -673,25 +589,27 @@ class Conduit<Res> implements FrameSink {
 }
 
 /** The calling side of one requestor. */
-export class RequestClient<Res> implements ClientHost<Res> {
-  readonly node: ClientNode
+export class RequestClient<Res> {
+  readonly node: Dialer
   readonly opts: ClientOptions
   readonly responseCodec: Codec<Res>
+  /** aborted by stop() */
   readonly signal: AbortSignal
   stopped = false
+  /** calls waiting for a slot, all peers */
   queued = 0
   private readonly lanes = new Map<string, Lane<Res>>()
   private readonly controller = stopController()
 
-  constructor (node: ClientNode, opts: ClientOptions, responseCodec: Codec<Res>) {
+  constructor (node: Dialer, settings: RequestSettings, protocol: string, responseCodec: Codec<Res>) {
     this.node = node
-    this.opts = opts
+    this.opts = { ...settings, protocol, maxOutboundStreams: streamLimits(settings.mode, settings).maxOutboundStreams }
     this.responseCodec = responseCodec
     this.signal = this.controller.signal
   }
 
   /** Send an encoded request; resolves with the decoded response. */
-  async call (peer: PeerId, payload: Uint8Array, options: CallOptions = {}): Promise<Res> {
+  async call (peer: PeerId, payload: Uint8Array, options: RequestOptions = {}): Promise<Res> {
     if (this.stopped) {
       throw new MessengerStoppedError('The requestor is stopped')
     }
@@ -705,40 +623,27 @@ export class RequestClient<Res> implements ClientHost<Res> {
       lane = new Lane(peer, this)
       this.lanes.set(key, lane)
     }
-    const { promise, resolve, reject } = Promise.withResolvers<Res>()
-    const call = new Call<Res>(lane, payload, resolve, reject)
+    const call = new Call<Res>(lane, payload)
     call.arm(options.timeout ?? this.opts.timeout, options.signal)
     lane.submit(call)
-    return promise
+    return call.result.promise
   }
 
   /** Requests in flight or waiting, to one peer or to all. */
   pending (peer?: PeerId): number {
     if (peer != null) {
-      const lane = this.lanes.get(peer.toString())
-      return lane != null ? lane.inFlight + lane.waiting.size : 0
+      return this.lanes.get(peer.toString())?.pending ?? 0
     }
     let n = 0
     for (const lane of this.lanes.values()) {
-      n += lane.inFlight + lane.waiting.size
+      n += lane.pending
     }
     return n
   }
 
   /** Open request streams (multiplexed mode), for diagnostics and tests. */
   streams (peer?: PeerId): Stream[] {
-    const out: Stream[] = []
-    for (const lane of this.lanes.values()) {
-      if (peer != null && !lane.peer.equals(peer)) {
-        continue
-      }
-      for (const conduit of [lane.conduit, ...lane.retiring]) {
-        if (conduit != null) {
-          out.push(conduit.stream)
-        }
-      }
-    }
-    return out
+    return [...this.lanes.values()].flatMap(lane => peer == null || lane.peer.equals(peer) ? lane.transport.streams() : [])
   }
 
   idle (lane: Lane<Res>): void {

@@ -16,83 +16,17 @@
  * requestor that handles requests answers both.
  */
 import { TypedEventEmitter } from 'main-event'
-import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OPEN_TIMEOUT } from '../core/constants.js'
 import { MessageTooLargeError, MessengerStoppedError } from '../errors.js'
 import { RequestClient } from './client.js'
+import { MULTIPLEXED_SUFFIX, requestSettings, streamLimits } from './constants.js'
 import { RequestServer } from './server.js'
 import type { Codec } from '../core/codec.js'
-import type { ClientNode, RequestMode } from './client.js'
+import type { RequestMode, RequestSettings } from './constants.js'
 import type { RequestHandler } from './server.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 
-export type { RequestMode } from './client.js'
+export type { RequestMode } from './constants.js'
 export type { HandlerContext, RequestHandler } from './server.js'
-
-/**
- * How long a request waits for its response (including dialing and opening a
- * stream) before it fails with `RequestTimeoutError`.
- *
- * @default 10 s
- */
-export const DEFAULT_REQUEST_TIMEOUT = 10_000
-
-/**
- * How long a handler may run before the caller is sent a timeout error
- * (`RequestTimeoutError` on its side) and the handler's signal aborts, so a
- * handler that never answers cannot hold a slot forever.
- *
- * @default 30 s
- */
-export const DEFAULT_HANDLER_TIMEOUT = 30_000
-
-/**
- * Largest encoded request, in bytes.
- *
- * @default 1 MiB
- */
-export const DEFAULT_MAX_REQUEST_SIZE = DEFAULT_MAX_MESSAGE_SIZE
-
-/**
- * Largest encoded response, in bytes.
- *
- * @default 1 MiB
- */
-export const DEFAULT_MAX_RESPONSE_SIZE = DEFAULT_MAX_MESSAGE_SIZE
-
-/**
- * Handlers running at once for one calling peer; further requests from that
- * peer are refused with `TooManyRequestsError` until one finishes.
- *
- * @default 64
- */
-export const DEFAULT_MAX_CONCURRENT_PER_PEER = 64
-
-/**
- * Requests on the wire to one peer at once; more wait in order (the same as
- * the default `maxConcurrentPerPeer`, so a default caller never exceeds a
- * default handler's limit).
- *
- * @default 64
- */
-export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 64
-
-/**
- * Requests waiting for a slot, across all peers; beyond it `request()` fails
- * at once with `QueueFullError`.
- *
- * @default 10_000
- */
-export const DEFAULT_MAX_QUEUED_REQUESTS = 10_000
-
-/**
- * Wire mode of a requestor's requests (its handler answers both).
- *
- * @default 'multiplexed'
- */
-export const DEFAULT_REQUEST_MODE: RequestMode = 'multiplexed'
-
-/** The suffix of the multiplexed mode's protocol id. */
-export const MULTIPLEXED_SUFFIX = '/mux'
 
 /** The parts of a libp2p node a requestor uses. */
 export type RequestorNode = Pick<Libp2p, 'getConnections' | 'dial' | 'handle' | 'unhandle'>
@@ -213,13 +147,10 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
   readonly mode: RequestMode
   private readonly node: RequestorNode
   private readonly requestCodec: Codec<Req>
-  private readonly maxRequestSize: number
+  private readonly settings: RequestSettings
   private readonly client: RequestClient<Res>
   private readonly server: RequestServer<Req, Res>
-  private readonly protocols: { multiplexed: string, stream: string }
-  /** libp2p's per-connection stream limits, per protocol */
-  private readonly inbound: { multiplexed: number, stream: number }
-  private readonly outbound: { multiplexed: number, stream: number }
+  private readonly protocols: Record<RequestMode, string>
   private registration?: Promise<void>
   private stopped = false
 
@@ -227,35 +158,12 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
     super()
     this.node = node
     this.protocol = init.protocol
-    this.mode = init.mode ?? DEFAULT_REQUEST_MODE
     this.requestCodec = init.requestCodec
-    this.maxRequestSize = init.maxRequestSize ?? DEFAULT_MAX_REQUEST_SIZE
+    this.settings = requestSettings(init)
+    this.mode = this.settings.mode
     this.protocols = { multiplexed: `${init.protocol}${MULTIPLEXED_SUFFIX}`, stream: init.protocol }
-    const maxInFlight = init.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER
-    const maxConcurrent = init.maxConcurrentPerPeer ?? DEFAULT_MAX_CONCURRENT_PER_PEER
-    // stream mode: one stream per request, and libp2p counts streams still
-    // closing too (a WebRTC stream waits up to 10 s for its FIN_ACK): our own
-    // per-peer limits come first, libp2p's only stop abuse
-    this.inbound = { multiplexed: DEFAULT_MAX_INBOUND_STREAMS, stream: 4 * maxConcurrent + 32 }
-    this.outbound = { multiplexed: DEFAULT_MAX_INBOUND_STREAMS, stream: 4 * maxInFlight + 32 }
-    this.client = new RequestClient<Res>(node as ClientNode, {
-      mode: this.mode,
-      protocol: this.protocols[this.mode],
-      maxRequestSize: this.maxRequestSize,
-      maxResponseSize: init.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
-      timeout: init.timeout ?? DEFAULT_REQUEST_TIMEOUT,
-      maxInFlightPerPeer: maxInFlight,
-      maxQueuedRequests: init.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS,
-      openTimeout: init.openTimeout ?? DEFAULT_OPEN_TIMEOUT,
-      idleTimeout: init.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-      maxOutboundStreams: this.outbound[this.mode]
-    }, init.responseCodec)
-    this.server = new RequestServer<Req, Res>({
-      maxRequestSize: this.maxRequestSize,
-      maxResponseSize: init.maxResponseSize ?? DEFAULT_MAX_RESPONSE_SIZE,
-      maxConcurrentPerPeer: maxConcurrent,
-      handlerTimeout: init.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT
-    }, init.requestCodec, init.responseCodec, (peer, error) => {
+    this.client = new RequestClient<Res>(node, this.settings, this.protocols[this.mode], init.responseCodec)
+    this.server = new RequestServer<Req, Res>(this.settings, init.requestCodec, init.responseCodec, (peer, error) => {
       this.safeDispatchEvent('error', { detail: { peer, error } })
     })
     if (init.handler != null) {
@@ -273,8 +181,8 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
       throw new MessengerStoppedError('The requestor is stopped')
     }
     const payload = this.requestCodec.encode(request)
-    if (payload.byteLength > this.maxRequestSize) {
-      throw new MessageTooLargeError(payload.byteLength, this.maxRequestSize)
+    if (payload.byteLength > this.settings.maxRequestSize) {
+      throw new MessageTooLargeError(payload.byteLength, this.settings.maxRequestSize)
     }
     return this.client.call(peer, payload, options)
   }
@@ -293,20 +201,13 @@ class RequestorImpl<Req, Res> extends TypedEventEmitter<RequestorEvents> impleme
   }
 
   private async register (options?: AbortOptions): Promise<void> {
-    await Promise.all([
-      this.node.handle(this.protocols.multiplexed, (stream: Stream, connection) => { this.server.accept(stream, connection, false) }, {
+    await Promise.all((['multiplexed', 'stream'] as const).map(async (mode) => {
+      await this.node.handle(this.protocols[mode], (stream: Stream, connection) => { this.server.accept(stream, connection, mode === 'stream') }, {
         ...options,
         runOnLimitedConnection: true,
-        maxInboundStreams: this.inbound.multiplexed,
-        maxOutboundStreams: this.outbound.multiplexed
-      }),
-      this.node.handle(this.protocols.stream, (stream: Stream, connection) => { this.server.accept(stream, connection, true) }, {
-        ...options,
-        runOnLimitedConnection: true,
-        maxInboundStreams: this.inbound.stream,
-        maxOutboundStreams: this.outbound.stream
+        ...streamLimits(mode, this.settings)
       })
-    ])
+    }))
     if (this.stopped) {
       await this.unregister()
     }

@@ -15,19 +15,16 @@
  * the stream's reading pauses until they are written, so the transport's flow
  * control stops the caller rather than memory filling up here.
  */
-import {
-  MessengerStoppedError
-} from '../errors.js'
+import { MessengerStoppedError } from '../errors.js'
 import { ProtocolError, RequestAbortedError, RequestTimeoutError } from './errors.js'
 import {
   CANCEL, ERR_ENCODE, ERR_MALFORMED_REQUEST, ERR_REMOTE, ERR_REQUEST_TOO_LARGE, ERR_RESPONSE_TOO_LARGE, ERR_TIMEOUT,
-  ERR_TOO_MANY_REQUESTS, ERROR, FrameWriter, MAX_ERROR_CODE_LENGTH, REQUEST, RESPONSE, RequestFrameReader, STREAM_HIGH_WATER,
-  encodeError
+  ERR_TOO_MANY_REQUESTS, ERROR, FrameStream, REQUEST, RESPONSE, encodeError
 } from './wire.js'
+import { MAX_ERROR_CODE_LENGTH, STREAM_HIGH_WATER } from './constants.js'
+import type { RequestSettings } from './constants.js'
 import type { Codec } from '../core/codec.js'
-import type { FrameSink } from './wire.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** What a handler gets besides the request. */
 export interface HandlerContext {
@@ -50,30 +47,6 @@ export interface HandlerContext {
  */
 export type RequestHandler<Req, Res> = (request: Req, context: HandlerContext) => Res | Promise<Res>
 
-export interface ServerOptions {
-  maxRequestSize: number
-  maxResponseSize: number
-  maxConcurrentPerPeer: number
-  handlerTimeout: number
-}
-
-interface ServerHost<Req, Res> {
-  readonly opts: ServerOptions
-  readonly requestCodec: Codec<Req>
-  readonly responseCodec: Codec<Res>
-  readonly handler?: RequestHandler<Req, Res>
-  /** Count one more handler for `peer`; false when the peer is at its limit. */
-  acquire(peer: string): boolean
-  release(peer: string): void
-  closed(stream: InboundStream<Req, Res>): void
-  error(peer: PeerId, err: Error): void
-}
-
-/** Largest payloads accepted from a caller: REQUEST up to the limit, CANCEL empty. */
-function readerLimits (maxRequestSize: number): number[] {
-  return [maxRequestSize, 0, -1, -1]
-}
-
 /** The code sent for a thrown value: its string `code`, else `ERR_REMOTE`. */
 function codeOf (err: any): string {
   const code = err?.code
@@ -92,6 +65,8 @@ class Handling<Req, Res> implements HandlerContext {
   readonly id: number
   readonly owner: InboundStream<Req, Res>
   private controller?: AbortController
+  /** why the signal aborted, for a handler that first looks at it afterwards */
+  private reason?: Error
   private timer?: ReturnType<typeof setTimeout>
   done = false
 
@@ -111,7 +86,15 @@ class Handling<Req, Res> implements HandlerContext {
   /** Created on first use: most handlers never look at it. */
   get signal (): AbortSignal {
     this.controller ??= new AbortController()
+    if (this.reason != null) {
+      this.controller.abort(this.reason)
+    }
     return this.controller.signal
+  }
+
+  private abortSignal (reason: Error): void {
+    this.reason = reason
+    this.controller?.abort(reason)
   }
 
   run (handler: RequestHandler<Req, Res>, request: Req, timeout: number): void {
@@ -143,14 +126,14 @@ class Handling<Req, Res> implements HandlerContext {
   private timedOut (ms: number): void {
     const message = `The handler did not answer within ${ms} ms`
     this.finish(() => {
-      this.controller?.abort(new RequestTimeoutError(message))
+      this.abortSignal(new RequestTimeoutError(message))
       this.owner.writeError(this.id, ERR_TIMEOUT, message)
     })
   }
 
   /** The caller cancelled, the stream went away, or the requestor stopped: no answer. */
   abort (reason: Error): void {
-    this.finish(() => { this.controller?.abort(reason) })
+    this.finish(() => { this.abortSignal(reason) })
   }
 
   /** Settle once: `last` runs (writing the answer) before the slot is released. */
@@ -169,61 +152,43 @@ class Handling<Req, Res> implements HandlerContext {
 }
 
 /** One inbound request stream (multiplexed: many requests; stream mode: one). */
-export class InboundStream<Req, Res> implements FrameSink {
-  readonly stream: Stream
+class InboundStream<Req, Res> extends FrameStream {
   readonly connection: Connection
   readonly peerKey: string
-  private readonly host: ServerHost<Req, Res>
+  private readonly host: RequestServer<Req, Res>
   /** stream mode: exactly one request, answered, then our side closes */
   private readonly single: boolean
   private readonly calls = new Map<number, Handling<Req, Res>>()
-  private readonly reader: RequestFrameReader
-  private readonly writer: FrameWriter
   private requests = 0
   private remoteEnded = false
-  private closed = false
   private paused = false
-  private readonly onMessage: (evt: Event) => void
-  private readonly onEnd: () => void
-  private readonly onClose: (evt: Event) => void
 
-  constructor (host: ServerHost<Req, Res>, stream: Stream, connection: Connection, single: boolean) {
+  constructor (host: RequestServer<Req, Res>, stream: Stream, connection: Connection, single: boolean) {
+    // a handler accepts REQUEST (up to its limit) and empty CANCEL frames, nothing else
+    super(stream, [host.opts.maxRequestSize, 0, -1, -1])
     this.host = host
-    this.stream = stream
     this.connection = connection
     this.peerKey = connection.remotePeer.toString()
     this.single = single
-    this.reader = new RequestFrameReader(readerLimits(host.opts.maxRequestSize), this)
-    this.writer = new FrameWriter(stream, (err) => { this.fail(err) })
     this.writer.onFlushed = () => { this.flushed() }
-    this.onMessage = (evt) => {
-      try {
-        this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
-      } catch (err: any) {
-        this.fail(err, true)
-      }
-    }
-    this.onEnd = () => {
-      this.remoteEnded = true
-      if (this.reader.midFrame) {
-        this.fail(new ProtocolError('The stream ended in the middle of a frame'), true)
-      } else {
-        this.maybeEnd()
-      }
-    }
-    this.onClose = (evt) => {
-      // the caller reset the stream (stream mode: that is how it cancels), or the connection went away
-      const error = (evt as Event & { error?: Error }).error
-      this.shutdown(new RequestAbortedError(error != null ? `The stream was reset: ${error.message}` : 'The stream closed', { cause: error }))
-    }
-    stream.addEventListener('message', this.onMessage)
-    stream.addEventListener('end', this.onEnd)
-    stream.addEventListener('close', this.onClose)
   }
 
-  /** Handlers running on this stream. */
-  get active (): number {
-    return this.calls.size
+  protected garbage (err: ProtocolError): void {
+    this.fail(err, true)
+  }
+
+  protected ended (): void {
+    this.remoteEnded = true
+    this.maybeEnd()
+  }
+
+  protected gone (error?: Error): void {
+    // the caller reset the stream (stream mode: that is how it cancels), or the connection went away
+    this.shutdown(new RequestAbortedError(error != null ? `The stream was reset: ${error.message}` : 'The stream closed', { cause: error }))
+  }
+
+  protected writeFailed (err: Error): void {
+    this.fail(err)
   }
 
   frame (kind: number, id: number, payload: Uint8Array): void {
@@ -231,11 +196,7 @@ export class InboundStream<Req, Res> implements FrameSink {
       this.calls.get(id)?.abort(new RequestAbortedError('The caller cancelled the request'))
       return
     }
-    // REQUEST
-    this.requests++
-    if (this.single && (id !== 0 || this.requests > 1)) {
-      throw new ProtocolError(this.requests > 1 ? 'More than one request on a request stream' : `Request id ${id} on a request stream (must be 0)`)
-    }
+    this.count(id)
     if (this.calls.has(id)) {
       throw new ProtocolError(`Request id ${id} is already in progress`)
     }
@@ -261,11 +222,16 @@ export class InboundStream<Req, Res> implements FrameSink {
     if (kind !== REQUEST) {
       throw new ProtocolError(`A ${kind === CANCEL ? 'CANCEL' : 'caller'} frame with ${size} bytes of payload`)
     }
+    this.count(id)
+    this.writeError(id, ERR_REQUEST_TOO_LARGE, `Request of ${size} bytes exceeds the limit of ${limit} bytes`)
+  }
+
+  /** One more REQUEST: a request stream carries exactly one, with id 0. */
+  private count (id: number): void {
     this.requests++
     if (this.single && (id !== 0 || this.requests > 1)) {
-      throw new ProtocolError('More than one request on a request stream')
+      throw new ProtocolError(this.requests > 1 ? 'More than one request on a request stream' : `Request id ${id} on a request stream (must be 0)`)
     }
-    this.writeError(id, ERR_REQUEST_TOO_LARGE, `Request of ${size} bytes exceeds the limit of ${limit} bytes`)
   }
 
   /** Send the handler's value. */
@@ -346,15 +312,10 @@ export class InboundStream<Req, Res> implements FrameSink {
 
   /** Abandon everything in progress; release the stream. */
   shutdown (reason: Error): void {
-    if (this.closed) {
+    if (!this.detach()) {
       return
     }
-    this.closed = true
-    this.reader.stop()
     this.writer.discard()
-    this.stream.removeEventListener('message', this.onMessage)
-    this.stream.removeEventListener('end', this.onEnd)
-    this.stream.removeEventListener('close', this.onClose)
     for (const handling of [...this.calls.values()]) {
       handling.abort(reason)
     }
@@ -370,8 +331,8 @@ export class InboundStream<Req, Res> implements FrameSink {
 }
 
 /** The answering side of one requestor. */
-export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
-  readonly opts: ServerOptions
+export class RequestServer<Req, Res> {
+  readonly opts: RequestSettings
   readonly requestCodec: Codec<Req>
   readonly responseCodec: Codec<Res>
   handler?: RequestHandler<Req, Res>
@@ -380,7 +341,7 @@ export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
   private readonly onError: (peer: PeerId, err: Error) => void
   private stopped = false
 
-  constructor (opts: ServerOptions, requestCodec: Codec<Req>, responseCodec: Codec<Res>, onError: (peer: PeerId, err: Error) => void) {
+  constructor (opts: RequestSettings, requestCodec: Codec<Req>, responseCodec: Codec<Res>, onError: (peer: PeerId, err: Error) => void) {
     this.opts = opts
     this.requestCodec = requestCodec
     this.responseCodec = responseCodec
@@ -396,6 +357,7 @@ export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
     this.streams.add(new InboundStream(this, stream, connection, single))
   }
 
+  /** Count one more handler for `peer`; false when the peer is at its limit. */
   acquire (peer: string): boolean {
     const n = this.perPeer.get(peer) ?? 0
     if (n >= this.opts.maxConcurrentPerPeer) {
@@ -432,11 +394,6 @@ export class RequestServer<Req, Res> implements ServerHost<Req, Res> {
       n += count
     }
     return n
-  }
-
-  /** Inbound request streams open now. */
-  get openStreams (): number {
-    return this.streams.size
   }
 
   stop (): void {

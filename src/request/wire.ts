@@ -18,12 +18,10 @@
  * (reported with its id, so only that request fails; the stream goes on).
  */
 import { SLAB_SIZE } from '../core/constants.js'
-import {
-  InvalidFrameError,
-  withCause
-} from '../errors.js'
-import { ProtocolError } from './errors.js'
-import { varintLength, writeVarint } from '../core/framing.js'
+import { INLINE_PAYLOAD, MAX_ERROR_CODE_LENGTH, MAX_ERROR_MESSAGE_LENGTH, MAX_ID_BYTES, MAX_PREFIX_BYTES, STREAM_HIGH_WATER } from './constants.js'
+import { InvalidFrameError, errorMessage, withCause } from '../errors.js'
+import { ProtocolError, RemoteError, RequestTimeoutError, TooManyRequestsError } from './errors.js'
+import { readVarint, varintLength, writeVarint } from '../core/framing.js'
 import { writable } from '../core/stream-writable.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
@@ -36,18 +34,6 @@ export const ERROR = 3
 
 const KIND_NAMES = ['REQUEST', 'CANCEL', 'RESPONSE', 'ERROR']
 
-/** Longest length prefix accepted: 5 bytes (frames up to 32 GiB can be skipped, never buffered). */
-const MAX_PREFIX_BYTES = 5
-/** Longest request id accepted: 8 varint bytes, and at most 2^53 - 1. */
-const MAX_ID_BYTES = 8
-/** Payloads up to this size are copied into the batch buffer; larger ones are sent by reference. */
-const INLINE_PAYLOAD = 4096
-/**
- * Bytes a stream may hold in its own write buffer before a writer stops
- * adding more (yamux signals 'drain' on every window update, however small).
- */
-export const STREAM_HIGH_WATER = 1024 * 1024
-
 /** Error codes with a meaning of their own on the wire. */
 export const ERR_TOO_MANY_REQUESTS = 'ERR_TOO_MANY_REQUESTS'
 export const ERR_TIMEOUT = 'ERR_TIMEOUT'
@@ -56,13 +42,6 @@ export const ERR_RESPONSE_TOO_LARGE = 'ERR_RESPONSE_TOO_LARGE'
 export const ERR_MALFORMED_REQUEST = 'ERR_MALFORMED_REQUEST'
 export const ERR_ENCODE = 'ERR_ENCODE'
 export const ERR_REMOTE = 'ERR_REMOTE'
-
-/** Longest error code sent, in characters (longer ones are replaced by `ERR_REMOTE`). */
-export const MAX_ERROR_CODE_LENGTH = 64
-/** Longest error message sent, in characters (longer ones are cut). */
-export const MAX_ERROR_MESSAGE_LENGTH = 1024
-/** Largest ERROR payload a caller accepts (a code and a message, UTF-8). */
-export const MAX_ERROR_PAYLOAD = 4 * (MAX_ERROR_CODE_LENGTH + MAX_ERROR_MESSAGE_LENGTH) + 8
 
 const EMPTY = new Uint8Array(0)
 const encoder = new TextEncoder()
@@ -86,25 +65,30 @@ export function encodeError (code: string, message: string): Uint8Array {
 }
 
 /** Code and message of an ERROR frame's payload; throws `ProtocolError` when it is not one. */
-export function decodeError (payload: Uint8Array): { code: string, message: string } {
-  let length = 0
-  let i = 0
-  for (; i < 2 && i < payload.byteLength; i++) {
-    length += (payload[i] & 0x7f) * 2 ** (7 * i)
-    if (payload[i] < 0x80) {
-      break
-    }
-  }
-  if (i >= 2 || i >= payload.byteLength || length === 0 || i + 1 + length > payload.byteLength) {
-    throw new ProtocolError('Malformed ERROR frame')
-  }
+function decodeError (payload: Uint8Array): { code: string, message: string } {
   try {
-    const code = decoder.decode(payload.subarray(i + 1, i + 1 + length))
-    const message = decoder.decode(payload.subarray(i + 1 + length))
-    return { code, message }
+    const cursor = { pos: 0 }
+    const length = readVarint(payload, cursor, 2)
+    const start = cursor.pos
+    if (length <= 0 || start + length > payload.byteLength) {
+      throw new Error('no code')
+    }
+    return { code: decoder.decode(payload.subarray(start, start + length)), message: decoder.decode(payload.subarray(start + length)) }
   } catch (err: any) {
     throw withCause(new ProtocolError(`Malformed ERROR frame: ${err?.message ?? err}`), err)
   }
+}
+
+/** The caller's error for an ERROR frame's payload. */
+export function remoteError (payload: Uint8Array): Error {
+  const { code, message } = decodeError(payload)
+  if (code === ERR_TOO_MANY_REQUESTS) {
+    return new TooManyRequestsError(message)
+  }
+  if (code === ERR_TIMEOUT) {
+    return new RequestTimeoutError(message)
+  }
+  return new RemoteError(message, code)
 }
 
 /** What a reader reports. */
@@ -131,12 +115,14 @@ export class RequestFrameReader {
   private readonly limits: readonly number[]
   private readonly sink: FrameSink
   private state = PREFIX
-  private prefixBytes = 0
+  /** the varint being read (length prefix or request id), and its bytes so far */
+  private value = 0
+  private bytes = 0
   /** body bytes not read yet */
   private left = 0
   private kind = 0
   private id = 0
-  private idBytes = 0
+  /** size of the payload being assembled */
   private length = 0
   private parts: Uint8Array[] = []
   private stopped = false
@@ -148,7 +134,7 @@ export class RequestFrameReader {
 
   /** True when part of a frame has been read (a stream ending now is truncated). */
   get midFrame (): boolean {
-    return this.state !== PREFIX || this.prefixBytes > 0
+    return this.state !== PREFIX || this.bytes > 0
   }
 
   /** Ignore everything from now on. */
@@ -175,6 +161,22 @@ export class RequestFrameReader {
     }
   }
 
+  /** Add byte `b` to the varint being read; true once it is complete (minimal, at most `maxBytes` long). */
+  private varint (b: number, maxBytes: number, bad: (message: string) => Error): boolean {
+    this.value += (b & 0x7f) * 2 ** (7 * this.bytes++)
+    if ((b & 0x80) !== 0) {
+      if (this.bytes >= maxBytes) {
+        throw bad(`longer than ${maxBytes} bytes`)
+      }
+      return false
+    }
+    if (b === 0 && this.bytes > 1) {
+      throw bad('is not a minimal varint')
+    }
+    this.bytes = 0
+    return true
+  }
+
   private chunk (chunk: Uint8Array): void {
     if (chunk.constructor !== Uint8Array) {
       // Node's Buffer: hand out plain Uint8Array views everywhere
@@ -185,24 +187,14 @@ export class RequestFrameReader {
     while (pos < end && !this.stopped) {
       switch (this.state) {
         case PREFIX: {
-          const b = chunk[pos++]
-          this.length += (b & 0x7f) * 2 ** (7 * this.prefixBytes)
-          this.prefixBytes++
-          if ((b & 0x80) !== 0) {
-            if (this.prefixBytes >= MAX_PREFIX_BYTES) {
-              throw new InvalidFrameError(`Length prefix longer than ${MAX_PREFIX_BYTES} bytes`)
-            }
+          if (!this.varint(chunk[pos++], MAX_PREFIX_BYTES, (m) => new InvalidFrameError(`Length prefix ${m}`))) {
             break
           }
-          if (b === 0 && this.prefixBytes > 1) {
-            throw new InvalidFrameError('Length prefix is not a minimal varint')
+          if (this.value < 2) {
+            throw new ProtocolError(`Frame of ${this.value} bytes is too short for its header`)
           }
-          if (this.length < 2) {
-            throw new ProtocolError(`Frame of ${this.length} bytes is too short for its header`)
-          }
-          this.left = this.length
-          this.prefixBytes = 0
-          this.length = 0
+          this.left = this.value
+          this.value = 0
           this.state = KIND
           break
         }
@@ -213,24 +205,21 @@ export class RequestFrameReader {
             throw new ProtocolError(`Unexpected ${KIND_NAMES[kind] ?? `unknown (${kind})`} frame`)
           }
           this.kind = kind
-          this.id = 0
-          this.idBytes = 0
           this.state = ID
           break
         }
         case ID: {
-          const b = chunk[pos++]
           this.left--
-          this.id += (b & 0x7f) * 2 ** (7 * this.idBytes)
-          this.idBytes++
-          if ((b & 0x80) !== 0) {
-            if (this.idBytes >= MAX_ID_BYTES || this.left === 0) {
-              throw new ProtocolError('Malformed request id')
+          if (!this.varint(chunk[pos++], MAX_ID_BYTES, (m) => new ProtocolError(`Request id ${m}`))) {
+            if (this.left === 0) {
+              throw new ProtocolError('Request id longer than its frame')
             }
             break
           }
-          if ((b === 0 && this.idBytes > 1) || this.id > Number.MAX_SAFE_INTEGER) {
-            throw new ProtocolError('Malformed request id')
+          this.id = this.value
+          this.value = 0
+          if (this.id > Number.MAX_SAFE_INTEGER) {
+            throw new ProtocolError('Request id over 2^53 - 1')
           }
           const size = this.left
           const limit = this.limits[this.kind]
@@ -291,12 +280,78 @@ export class RequestFrameReader {
 }
 
 /**
+ * One request stream, either side: frames come in through a reader and go out
+ * through a writer, and the stream's events reach the owner as four cases:
+ * garbage (or an end in the middle of a frame), the remote's end between
+ * frames, the stream closing or being reset, and a failed write.
+ */
+export abstract class FrameStream implements FrameSink {
+  readonly stream: Stream
+  protected readonly reader: RequestFrameReader
+  protected readonly writer: FrameWriter
+  /** listeners removed, nothing more is read */
+  protected closed = false
+  private readonly onMessage = (evt: Event): void => {
+    try {
+      this.reader.push((evt as Event & { data: Uint8Array | Uint8ArrayList }).data)
+    } catch (err: any) {
+      this.garbage(err instanceof ProtocolError ? err : withCause(new ProtocolError(`Bad frame: ${errorMessage(err)}`), err))
+    }
+  }
+
+  private readonly onEnd = (): void => {
+    if (this.reader.midFrame) {
+      this.garbage(new ProtocolError('The stream ended in the middle of a frame'))
+    } else {
+      this.ended()
+    }
+  }
+
+  private readonly onClose = (evt: Event): void => {
+    this.gone((evt as Event & { error?: Error }).error)
+  }
+
+  /** `limits[kind]`: as for `RequestFrameReader`. */
+  constructor (stream: Stream, limits: readonly number[]) {
+    this.stream = stream
+    this.reader = new RequestFrameReader(limits, this)
+    this.writer = new FrameWriter(stream, (err) => { this.writeFailed(err) })
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onEnd)
+    stream.addEventListener('close', this.onClose)
+  }
+
+  abstract frame (kind: number, id: number, payload: Uint8Array): void
+  abstract oversized (kind: number, id: number, size: number, limit: number): void
+  /** The remote sent something that is not a frame this side accepts. */
+  protected abstract garbage (err: ProtocolError): void
+  /** The remote closed its writing side between frames. */
+  protected abstract ended (): void
+  /** The stream closed; `error` when it was reset or its connection went away. */
+  protected abstract gone (error?: Error): void
+  protected abstract writeFailed (err: Error): void
+
+  /** Stop reading and remove the listeners; false when that was done already. */
+  protected detach (): boolean {
+    if (this.closed) {
+      return false
+    }
+    this.closed = true
+    this.reader.stop()
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('end', this.onEnd)
+    this.stream.removeEventListener('close', this.onClose)
+    return true
+  }
+}
+
+/**
  * Queues frames for one stream and hands them over in batches: every frame
  * written in the same tick goes out in one `stream.send()` (small payloads are
  * copied into one buffer, large ones are sent by reference), with a real wait
  * for room when the stream is full.
  */
-export class FrameWriter {
+class FrameWriter {
   private readonly stream: Stream
   private readonly onError: (err: Error) => void
   private slab = new Uint8Array(SLAB_SIZE)

@@ -15,7 +15,8 @@ import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { encodeUint8Array, encodingLength } from 'uint8-varint'
 import { bytes, json, string } from '../../src/core/codec.js'
-import { createRequestor, MULTIPLEXED_SUFFIX, type Requestor, type RequestMode, type RequestErrorDetail, type RequestorInit } from '../../src/request/requestor.js'
+import { MULTIPLEXED_SUFFIX } from '../../src/request/constants.js'
+import { createRequestor, type Requestor, type RequestMode, type RequestErrorDetail, type RequestorInit } from '../../src/request/requestor.js'
 import { RequestFrameReader } from '../../src/request/wire.js'
 import { createNodes, connect, introduce, until, stopAfterEach, type TestNode } from '../helpers/nodes.js'
 import type { Stream } from '@libp2p/interface'
@@ -108,13 +109,16 @@ for (const mode of MODES) {
       const { b, client, server } = await pair(mode)
       let started = 0
       const aborted: string[] = []
-      await server.handle(async (_req, { signal }) => {
+      await server.handle(async (req, { signal }) => {
+        if (req.op === 'echo') return { text: req.text }
         started++
         await new Promise((_resolve, reject) => {
           signal.addEventListener('abort', () => { aborted.push(signal.reason?.name); reject(signal.reason) }, { once: true })
         })
         return { sum: 0 }
       })
+      // connected first: the short timeout below is for the handler, not for dialing a loaded machine
+      expect(await client.request(b.peerId, { op: 'echo', text: 'warm' })).toEqual({ text: 'warm' })
       const err = await rejection(client.request(b.peerId, { op: 'add', a: 1, b: 1 }, { timeout: 300 }))
       expect(err.name).toBe('RequestTimeoutError')
       expect(started).toBe(1)
@@ -172,6 +176,28 @@ for (const mode of MODES) {
       const err = await rejection(client.request(b.peerId, { op: 'add', a: 9, b: 9 }, { signal: AbortSignal.abort(reason) }))
       expect(err).toBe(reason)
       expect(started.length).toBe(before)
+    })
+
+    it('a handler that looks at its signal only after the caller gave up still finds it aborted', async () => {
+      const { b, client, server } = await pair(mode)
+      const { promise: opened, resolve: open } = Promise.withResolvers<void>()
+      let started = 0
+      let seen: { aborted: boolean, reason?: string } | undefined
+      await server.handle(async (_req, context) => {
+        started++
+        await opened
+        seen = { aborted: context.signal.aborted, reason: context.signal.reason?.name }
+        return { sum: 0 }
+      })
+      const controller = new AbortController()
+      const request = client.request(b.peerId, { op: 'add', a: 1, b: 1 }, { signal: controller.signal })
+      await until(() => started === 1, 5000, 'handler started')
+      controller.abort()
+      expect((await rejection(request)).name).toBe('AbortError')
+      await until(() => server.handling() === 0, 5000, 'the cancel reached the handler side')
+      open()
+      await until(() => seen != null, 5000, 'handler looked at its signal')
+      expect(seen).toEqual({ aborted: true, reason: 'RequestAbortedError' })
     })
 
     it('a handler\'s error reaches the caller as RemoteError with message and code, no stack', async () => {
@@ -464,6 +490,7 @@ describe('the wire', () => {
     { name: 'a response to a request never sent', reply: (id) => wireFrame(2, id + 1000, text('"x"')), error: 'ProtocolError' },
     { name: 'a response the codec cannot decode', reply: (id) => wireFrame(2, id, text('{{{')), error: 'ProtocolError' },
     { name: 'a malformed ERROR frame', reply: (id) => wireFrame(3, id, new Uint8Array([50, 1])), error: 'ProtocolError' },
+    { name: 'an ERROR frame whose code length is not a minimal varint', reply: (id) => wireFrame(3, id, new Uint8Array([0x81, 0x00, 0x41])), error: 'ProtocolError' },
     { name: 'a truncated frame, then the end', reply: (id) => wireFrame(2, id, text('"abcdef"')).subarray(0, 5), then: 'close', error: 'ProtocolError' },
     { name: 'no answer, the stream closed', reply: () => new Uint8Array(0), then: 'close', error: 'RequestAbortedError' },
     { name: 'no answer, the stream reset', reply: () => new Uint8Array(0), then: 'reset', error: 'RequestAbortedError' }
