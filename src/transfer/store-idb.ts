@@ -47,6 +47,39 @@ export function indexedDBTransferStore (init: IndexedDBTransferInit): TransferSt
     }
   }
   const range = (id: string): IDBKeyRange => IDBKeyRange.bound([id, 0], [id, Number.MAX_SAFE_INTEGER])
+
+  // puts that arrive while a write transaction is under way go together in the next one:
+  // readwrite transactions on one store run one after another, one per chunk would be the bottleneck
+  let queued: Array<{ id: string, index: number, bytes: Uint8Array, resolve: () => void, reject: (err: Error) => void }> = []
+  let writing = false
+  const writeQueued = async (): Promise<void> => {
+    writing = true
+    try {
+      while (queued.length > 0) {
+        const batch = queued
+        queued = []
+        try {
+          await wrap('put', async d => {
+            const tx = d.transaction('chunks', 'readwrite')
+            for (const { id, index, bytes } of batch) {
+              void tx.store.put({ id, index, bytes })
+            }
+            await tx.done
+          })
+          for (const p of batch) p.resolve()
+        } catch (err) {
+          for (const p of batch) p.reject(err as Error)
+        }
+      }
+    } finally {
+      writing = false
+    }
+  }
+
+  // reads go ahead by READ_AHEAD chunks in one transaction (the receiver reads every chunk back, in order)
+  let ahead: { id: string, from: number, records: Map<number, Uint8Array> } | undefined
+  const READ_AHEAD = 16
+
   return {
     async open (record) {
       await wrap('open', async d => { await d.put('transfers', record) })
@@ -55,20 +88,36 @@ export function indexedDBTransferStore (init: IndexedDBTransferInit): TransferSt
       return wrap('list', async d => d.getAll('transfers'))
     },
     async put (id, index, bytes) {
-      await wrap('put', async d => { await d.put('chunks', { id, index, bytes }) })
+      await new Promise<void>((resolve, reject) => {
+        queued.push({ id, index, bytes, resolve, reject })
+        if (!writing) {
+          void writeQueued()
+        }
+      })
     },
     async get (id, index) {
-      const rec = await wrap('get', async d => d.get('chunks', [id, index]))
-      if (rec == null) {
+      const cached = ahead?.id === id ? ahead.records.get(index) : undefined
+      if (cached != null) {
+        ahead?.records.delete(index)
+        return cached
+      }
+      const records = await wrap('get', async d => d.getAll('chunks', IDBKeyRange.bound([id, index], [id, index + READ_AHEAD - 1])))
+      ahead = { id, from: index, records: new Map(records.map(r => [r.index, r.bytes])) }
+      const bytes = ahead.records.get(index)
+      if (bytes == null) {
         throw new StorageError(`Transfer store: no chunk ${index} of ${id}`)
       }
-      return rec.bytes
+      ahead.records.delete(index)
+      return bytes
     },
     async indices (id) {
       const keys = await wrap('indices', async d => d.getAllKeys('chunks', range(id)))
       return keys.map(k => k[1])
     },
     async delete (id) {
+      if (ahead?.id === id) {
+        ahead = undefined
+      }
       await wrap('delete', async d => {
         const tx = d.transaction(['transfers', 'chunks'], 'readwrite')
         await Promise.all([tx.objectStore('transfers').delete(id), tx.objectStore('chunks').delete(range(id)), tx.done])
