@@ -17,6 +17,8 @@ export interface TabOptions {
   tally?: boolean
   /** file transfers, incoming chunks in memory or IndexedDB (offers accepted) */
   transfers?: 'memory' | 'idb'
+  transferWindow?: number
+  chunkSize?: number
 }
 
 export interface Tab {

@@ -24,8 +24,9 @@ async function cdpOf (page: Page): Promise<CDPSession> {
 
 test('50 MiB between two tabs: byte-identical, progress rising, heap bounded on both sides', async ({ openTab }) => {
   test.setTimeout(180_000)
-  const a = await openTab({ room: 'transfer-50', transfers: 'idb' })
-  const b = await openTab({ room: 'transfer-50', transfers: 'idb' })
+  const w = process.env.T_WINDOW != null ? Number(process.env.T_WINDOW) : undefined
+  const a = await openTab({ room: 'transfer-50', transfers: 'idb', transferWindow: w })
+  const b = await openTab({ room: 'transfer-50', transfers: (process.env.T_STORE as any) ?? 'idb', transferWindow: w })
   await allConnected([a, b])
   await a.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', b.id, { timeout: 30_000 })
   await b.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', a.id, { timeout: 30_000 })

@@ -30,6 +30,10 @@ interface StartOptions {
   tally?: boolean
   /** file transfers on the messenger (`libp2p-messenger/transfer`), incoming chunks in memory or IndexedDB; offers are accepted */
   transfers?: 'memory' | 'idb'
+  /** chunks in flight per transfer (TransfersInit.window) */
+  transferWindow?: number
+  /** bytes per chunk (TransfersInit.chunkSize) */
+  chunkSize?: number
 }
 
 /** What a transfer did, seen from one side (`sendFile()`, `incoming()`). */
@@ -216,6 +220,8 @@ const harness = {
     node.services.relays.addEventListener('reservation:change', (e) => { state.reservations.push({ ...e.detail, at: Date.now() }) })
     if (opts.transfers != null) {
       const transfers = createTransfers(messenger, {
+        window: opts.transferWindow,
+        chunkSize: opts.chunkSize,
         store: opts.transfers === 'idb' ? indexedDBTransferStore({ name: `libp2p-messenger/transfers/${node.peerId.toString()}` }) : memoryTransferStore()
       })
       state.transfers = transfers
