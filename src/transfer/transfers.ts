@@ -91,6 +91,13 @@ export const DEFAULT_MAX_INCOMING = 32
  */
 export const DEFAULT_TRANSFER_PROTOCOL = '/libp2p-messenger/transfer/1.0.0'
 
+/** The receiver acknowledges every this many chunks stored ... */
+const ACK_EVERY = 4
+/** ... and this many ms after the last chunk stored. */
+const ACK_DELAY = 5
+/** The received Blob is assembled from parts of about this many bytes. */
+const BLOB_PART = 1024 * 1024
+
 /** Finished transfers remembered to answer late duplicates (an OFFER, an END) of each. */
 const MAX_FINISHED = 1_000
 
@@ -751,6 +758,9 @@ class Incoming extends Engine implements IncomingTransfer {
   private storedBytes: number
   private end?: EndMessage
   private resumeAskedAt = -1
+  /** the `next` last sent in an ACK, ACCEPT or RESUME */
+  private lastAck = 0
+  private ackTimer?: ReturnType<typeof setTimeout>
   /** the index of a chunk shorter than chunkSize (must be the last) */
   private short?: number
   private readonly chunkCount?: number
@@ -923,7 +933,7 @@ class Incoming extends Engine implements IncomingTransfer {
         this.stored++
       }
       if (this.stored > before) {
-        this.post({ kind: ACK, id: this.id, next: this.stored })
+        this.ack()
         this.moved(this.storedBytes)
         this.maybeFinish()
       }
@@ -969,10 +979,33 @@ class Incoming extends Engine implements IncomingTransfer {
     }
   }
 
-  /** Read every chunk back from the store, hash it and assemble the Blob. */
+  /**
+   * Acknowledge what is stored: every ACK_EVERY chunks, and ACK_DELAY ms after
+   * the last one (a send on a data channel costs as much as a whole chunk's).
+   */
+  private ack (): void {
+    if (this.stored - this.lastAck >= ACK_EVERY || (this.end != null && this.stored === this.end.chunks)) {
+      this.flushAck()
+    } else {
+      this.ackTimer ??= setTimeout(() => { this.flushAck() }, ACK_DELAY)
+    }
+  }
+
+  private flushAck (): void {
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
+    if (this.stored > this.lastAck && !this.settled) {
+      this.lastAck = this.stored
+      this.post({ kind: ACK, id: this.id, next: this.stored })
+    }
+  }
+
+  /** Read every chunk back from the store, hash it and assemble the Blob (in parts of about 1 MiB). */
   private async verify (end: EndMessage): Promise<void> {
     const digests: Uint8Array[] = []
     const parts: Blob[] = []
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
     let size = 0
     for (let i = 0; i < end.chunks; i++) {
       const bytes = await this.host.store.get(this.id, i)
@@ -981,7 +1014,13 @@ class Incoming extends Engine implements IncomingTransfer {
       }
       size += bytes.byteLength
       digests.push(await sha256(bytes))
-      parts.push(new Blob([bytes as Uint8Array<ArrayBuffer>]))
+      pending.push(bytes)
+      pendingBytes += bytes.byteLength
+      if (pendingBytes >= BLOB_PART || i === end.chunks - 1) {
+        parts.push(new Blob(pending as Array<Uint8Array<ArrayBuffer>>))
+        pending = []
+        pendingBytes = 0
+      }
     }
     const digest = await rootDigest(digests)
     if (this.settled) {
@@ -1054,6 +1093,8 @@ class Incoming extends Engine implements IncomingTransfer {
   private settle (outcome: Finished | undefined, erase: boolean): void {
     this.settled = true
     this.unwatch()
+    clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
     this.complete.clear()
     if (erase) {
       this.host.store.delete(this.id).catch((err: Error) => { this.host.log.error('could not delete transfer %s - %e', this.id, err) })

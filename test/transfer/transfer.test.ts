@@ -345,4 +345,30 @@ describe('transfers', () => {
     expect(second.stats.chunks).toBeLessThanOrEqual(128 - restored.bytes / (64 * 1024) + DEFAULT_WINDOW * 2)
     expect(await store.list()).toHaveLength(0)
   })
+
+  it('a sender restarted mid-transfer resumes with the same id and source: only what the receiver lacks is sent', async () => {
+    const { nodes: [a, b], ms: [ma], ts: [ta, tb] } = await setup()
+    const data = payload(8 * MB, 11)
+    const blob = new Blob([data as Uint8Array<ArrayBuffer>])
+    const offered = nextOffer(tb)
+    const first = ta.send(b.peerId, blob, { name: 'big.bin' })
+    const incoming = (await offered).accept()
+    await until(() => incoming.progress.bytes > 3 * MB, 30_000, 'some chunks stored')
+    // the sender's application goes away (a reload): the receiver is not told
+    await ta.stop()
+    await ma.stop()
+    expect(await first.done.catch((e: Error) => e)).toBeInstanceOf(MessengerStoppedError)
+    const storedBefore = incoming.progress.bytes
+    // and comes back with the id it kept and the same file
+    const ma2 = createMessenger<string>(a, { protocol: PROTOCOL, codec: string() })
+    const ta2 = createTransfers(ma2, { retryInterval: 1_000 })
+    live.messengers.unshift(ta2, ma2)
+    const again = ta2.send(b.peerId, blob, { name: 'big.bin', id: first.id })
+    const [got] = await Promise.all([incoming.done, again.done])
+    expect(same(await bytesOf(got), data)).toBe(true)
+    // no new offer reached the receiving application, and the first chunks were not sent again
+    expect(tb.list()).toHaveLength(0)
+    expect(again.stats.chunks).toBeLessThanOrEqual(128 - Math.floor(storedBefore / (64 * 1024)) + DEFAULT_WINDOW)
+    expect(again.stats.resumes).toBe(1)
+  })
 })
