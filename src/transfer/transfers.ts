@@ -61,6 +61,15 @@ export const MAX_CHUNK_SIZE = DEFAULT_MAX_MESSAGE_SIZE - 128
 export const DEFAULT_WINDOW = 16
 
 /**
+ * Largest window: a receiver treats a chunk this far beyond what it has
+ * stored as a protocol error (a sender ignoring the window cannot make it
+ * queue writes without bound).
+ *
+ * @default 64
+ */
+export const MAX_WINDOW = 64
+
+/**
  * How long a sender waiting on its receiver (an answer to an offer, an
  * acknowledgement, the final check) waits before asking again.
  *
@@ -90,6 +99,9 @@ export const DEFAULT_MAX_INCOMING = 32
  * @default '/libp2p-messenger/transfer/1.0.0'
  */
 export const DEFAULT_TRANSFER_PROTOCOL = '/libp2p-messenger/transfer/1.0.0'
+
+/** A sender reading a Blob reads this many chunks ahead (within its window). */
+const READ_AHEAD = 4
 
 /** The receiver acknowledges every this many chunks stored ... */
 const ACK_EVERY = 4
@@ -410,6 +422,8 @@ class Outgoing extends Engine implements OutgoingTransfer {
   private read = 0
   private bytesRead = 0
   private readonly buffer = new Map<number, Uint8Array>()
+  /** random sources: reads started ahead of sending */
+  private readonly reads = new Map<number, Promise<Uint8Array | undefined>>()
   private readonly digests: Array<Promise<Uint8Array> | undefined> = []
   private pumping = false
   private resolve!: () => void
@@ -473,7 +487,8 @@ class Outgoing extends Engine implements OutgoingTransfer {
         this.fail(new TransferRejectedError(msg.reason), { kind: 'reject', reason: msg.reason })
         break
       case DONE:
-        if (this.state === 'ending' || this.state === 'sending') {
+        // (also while offering: a restarted sender offering what the receiver already completed)
+        if (this.state === 'ending' || this.state === 'sending' || this.state === 'offering') {
           if (this.total == null || this.base < this.total) {
             this.acked(this.total ?? this.base)
           }
@@ -560,6 +575,7 @@ class Outgoing extends Engine implements OutgoingTransfer {
     }
     for (let i = this.base; i < next; i++) {
       this.buffer.delete(i)
+      this.reads.delete(i)
     }
     this.base = next
     const bytes = this.total != null && next >= this.total ? (this.size ?? this.bytesRead) : next * this.chunkSize
@@ -627,7 +643,19 @@ class Outgoing extends Engine implements OutgoingTransfer {
 
   private async readChunk (index: number): Promise<Uint8Array | undefined> {
     if (this.source.random) {
-      const data = await this.source.read(index)
+      // read a few chunks ahead, within the window: a Blob's slices are read asynchronously, one
+      // at a time would leave the connection idle between them
+      const until = Math.min(index + READ_AHEAD, this.base + this.window, this.total ?? Infinity)
+      for (let i = index; i < until; i++) {
+        if (!this.reads.has(i)) {
+          const read = this.source.read(i)
+          read.catch(() => {})
+          this.reads.set(i, read)
+        }
+      }
+      const pending = this.reads.get(index) ?? this.source.read(index)
+      this.reads.delete(index)
+      const data = await pending
       if (data != null && this.digests[index] == null) {
         this.digests[index] = sha256(data)
       }
@@ -737,6 +765,7 @@ class Outgoing extends Engine implements OutgoingTransfer {
     this.settled = true
     this.unwatch()
     this.buffer.clear()
+    this.reads.clear()
     this.digests.length = 0
     this.source.close()
     this.host.finished(this, outcome ?? { kind: 'cancel', code: 'cancelled', reason: 'stopped' })
@@ -898,6 +927,10 @@ class Incoming extends Engine implements IncomingTransfer {
         this.stats.resumes++
         this.post({ kind: RESUME, id: this.id, next: this.stored, from: this.expected })
       }
+      return
+    }
+    if (index >= this.stored + MAX_WINDOW) {
+      this.protocolError(`chunk ${index} is more than ${MAX_WINDOW} chunks beyond the ${this.stored} stored`)
       return
     }
     const limit = this.end?.chunks ?? this.chunkCount
@@ -1139,8 +1172,8 @@ class TransfersImpl extends TypedEventEmitter<TransfersEvents> implements Transf
       throw new InvalidTransferError(`chunkSize must be 1 to ${MAX_CHUNK_SIZE} bytes`)
     }
     this.window = init.window ?? DEFAULT_WINDOW
-    if (!Number.isSafeInteger(this.window) || this.window < 1) {
-      throw new InvalidTransferError('window must be a whole number of chunks, at least 1')
+    if (!Number.isSafeInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
+      throw new InvalidTransferError(`window must be a whole number of chunks, 1 to ${MAX_WINDOW}`)
     }
     this.retryInterval = init.retryInterval ?? DEFAULT_RETRY_INTERVAL
     this.maxIncoming = init.maxIncoming ?? DEFAULT_MAX_INCOMING

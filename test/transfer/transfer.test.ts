@@ -9,7 +9,7 @@ import { describe, it, expect } from 'vitest'
 import { createMessenger, string, type Messenger } from '../../src/index.js'
 import {
   createTransfers, indexedDBTransferStore, memoryTransferStore, DEFAULT_WINDOW, TransferCancelledError,
-  TransferIntegrityError, TransferRejectedError, MessengerStoppedError,
+  TransferIntegrityError, TransferRejectedError, TransferProtocolError, MessengerStoppedError,
   type TransferOffer, type TransferProgress, type Transfers, type TransfersInit, type TransferStore
 } from '../../src/transfer/index.js'
 import { transferCodec, OFFER, ACCEPT, CHUNK, END, CANCEL_RECEIVE, type TransferMessage } from '../../src/transfer/wire.js'
@@ -268,6 +268,30 @@ describe('transfers', () => {
         break
       }
     }
+  })
+
+  it('a sender ignoring the window cannot make the receiver queue writes without bound', async () => {
+    const nodes = live.nodes = await createNodes(2)
+    const [a, b] = nodes
+    const ma = createMessenger<string>(a, { protocol: PROTOCOL, codec: string() })
+    const mb = createMessenger<string>(b, { protocol: PROTOCOL, codec: string() })
+    const raw = ma.channel<TransferMessage>('transfer', { codec: transferCodec })
+    // a store that never finishes a write: nothing is ever acknowledged
+    const stuck: TransferStore = { ...memoryTransferStore(), put: async () => { await new Promise(() => {}) } }
+    const tb = createTransfers(mb, { store: stuck })
+    live.messengers.push(tb, ma, mb)
+    await Promise.all([ma.ready, mb.ready])
+    await connect(a, b)
+    const offered = nextOffer(tb)
+    raw.send(b.peerId, { kind: OFFER, id: 'flood-1', name: 'x', type: '', size: 1000 * 100, chunkSize: 100 })
+    const incoming = (await offered).accept()
+    await raw.receive({ signal: AbortSignal.timeout(10_000) })
+    for (let i = 0; i < 200; i++) {
+      raw.send(b.peerId, { kind: CHUNK, id: 'flood-1', index: i, data: new Uint8Array(100) })
+    }
+    const err = await incoming.done.catch((e: Error) => e)
+    expect(err).toBeInstanceOf(TransferProtocolError)
+    expect(incoming.stats.chunks).toBeLessThanOrEqual(200)
   })
 
   it('neither side holds more than the window: the sender keeps at most `window` chunks unacknowledged', async () => {
