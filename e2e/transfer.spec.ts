@@ -81,7 +81,7 @@ test('50 MiB between two tabs: byte-identical, progress rising, heap bounded on 
 
   const mb = (n: number): string => (n / MIB).toFixed(1)
   const rate = (50 / (sent.ms / 1000)).toFixed(1)
-  console.info(`[transfer] 50 MiB in ${(sent.ms / 1000).toFixed(2)} s (${rate} MiB/s, including the receiver's read-back check)`)
+  console.info(`[transfer] 50 MiB in ${(sent.ms / 1000).toFixed(2)} s (${rate} MiB/s, including the receiver's read-back check: ${Math.round(received?.verifyMs ?? -1)} ms)`)
   for (const [i, who] of ['sender', 'receiver'].entries()) {
     console.info(`[transfer] ${who}: JS heap ${mb(base[i].used)} -> peak ${mb(peak[i].used)} MiB (+${mb(peak[i].used - base[i].used)}); ` +
       `ArrayBuffers ${mb(base[i].backing)} -> peak ${mb(peak[i].backing)} MiB; heap + ArrayBuffers: peak as found +${mb(peakSum[i] - base[i].used - base[i].backing)} MiB, ` +

@@ -49,6 +49,9 @@ interface TransferRecord {
   lastBytes: number
   stats: { chunks: number, repeated: number, resumes: number }
   error?: string
+  /** receiver: ms from the last chunk stored to the verified Blob (the read-back check) */
+  verifyMs?: number
+  lastProgressAt?: number
 }
 
 /** Pseudo-random bytes (xorshift) in 1 MiB parts, as a Blob: no whole copy held in JS. */
@@ -84,6 +87,7 @@ function watchProgress (target: { addEventListener: (type: 'progress', fn: (e: C
     rec.progressEvents++
     if (e.detail.bytes <= rec.lastBytes) rec.notRising++
     rec.lastBytes = e.detail.bytes
+    if (e.detail.bytes === e.detail.total || e.detail.total == null) rec.lastProgressAt ??= performance.now()
   })
 }
 
@@ -233,6 +237,7 @@ const harness = {
         watchProgress(incoming, rec)
         incoming.done.then(async (blob) => {
           rec.ms = performance.now() - t0
+          if (rec.lastProgressAt != null) rec.verifyMs = performance.now() - rec.lastProgressAt
           rec.size = blob.size
           rec.digest = await digestBlob(blob)
         }, (err: Error) => { rec.error = `${err.name}: ${err.message}` })
