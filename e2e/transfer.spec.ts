@@ -4,7 +4,7 @@
  * and the JS heap of both tabs sampled throughout (CDP `Runtime.getHeapUsage`:
  * the V8 heap, plus ArrayBuffer backing stores, which live outside it).
  */
-import { test, expect, allConnected } from './fixtures.js'
+import { test, expect, allConnected, diagnose, until, type Tab, type TabOptions } from './fixtures.js'
 import type { CDPSession, Page } from '@playwright/test'
 
 const MIB = 1 << 20
@@ -90,5 +90,46 @@ test('50 MiB between two tabs: byte-identical, progress rising, heap bounded on 
   // neither side held the file: what is live grows by some windows (1 MiB each), never by the 50 MiB
   for (let i = 0; i < 2; i++) {
     expect(livePeak[i] - base[i].used - base[i].backing).toBeLessThan(25 * MIB)
+  }
+})
+
+test('the receiver reloads mid-transfer (IndexedDB store): the transfer resumes from the chunks it stored and arrives byte-identical', async ({ openTab, reloadTab, browser }) => {
+  test.setTimeout(180_000)
+  const ctxA = await browser.newContext()
+  const ctxB = await browser.newContext()
+  const optsB: TabOptions = { room: 'transfer-reload', transfers: 'idb', persist: true }
+  const a = await openTab({ room: 'transfer-reload', transfers: 'idb' }, ctxA)
+  let b: Tab = await openTab(optsB, ctxB)
+  try {
+    await allConnected([a, b])
+    await a.page.evaluate(async () => { await window.harness.prepareFile(30, 2) })
+    const sending = a.page.evaluate(async (id) => window.harness.sendFile(id, 30, 2), b.id)
+    const before = await until(async () => await b.page.evaluate(() => window.harness.incoming()[0]?.lastBytes ?? 0), n => n >= 10 * MIB, 60_000, '10 MiB stored at B')
+    const idBefore = b.id
+    b = await reloadTab(b, optsB)
+    expect(b.id).toBe(idBefore)
+    const sent = await sending
+    expect(sent.error).toBeUndefined()
+    const received = await b.page.waitForFunction((id) => {
+      const r = window.harness.incoming().find(t => t.id === id)
+      return r?.digest != null || r?.error != null ? r : undefined
+    }, sent.id, { timeout: 60_000, polling: 100 }).then(async h => h.jsonValue())
+    expect(received?.error).toBeUndefined()
+    expect(received?.digest).toBe(sent.digest)
+    // restored as a resumed offer with what was stored before the reload, and continued from there
+    expect(received?.resumedFrom).toBeGreaterThanOrEqual(before)
+    expect(received?.notRising).toBe(0)
+    const chunks = 30 * 16
+    // chunks sent again: those in flight when the page went away (at most one window), not the stored ones
+    expect(sent.stats.chunks).toBe(chunks + sent.stats.repeated)
+    expect(sent.stats.repeated).toBeLessThanOrEqual(16)
+    console.info(`[transfer] receiver reloaded at ${(before / MIB).toFixed(1)} MiB stored (restored: ${((received?.resumedFrom ?? 0) / MIB).toFixed(1)} MiB); ` +
+      `${sent.stats.repeated} chunks sent again, ${sent.stats.resumes} resumes; 30 MiB in ${(sent.ms / 1000).toFixed(1)} s`)
+  } catch (err) {
+    await diagnose([a, b])
+    throw err
+  } finally {
+    await ctxA.close()
+    await ctxB.close()
   }
 })

@@ -49,6 +49,8 @@ interface TransferRecord {
   lastBytes: number
   stats: { chunks: number, repeated: number, resumes: number }
   error?: string
+  /** receiver: the offer was restored after a reload of this tab, with this many bytes already stored */
+  resumedFrom?: number
   /** receiver: ms from the last chunk stored to the verified Blob (the read-back check) */
   verifyMs?: number
   lastProgressAt?: number
@@ -232,7 +234,7 @@ const harness = {
       transfers.addEventListener('offer', (e) => {
         const t0 = performance.now()
         const incoming = e.detail.accept()
-        const rec: TransferRecord = { id: incoming.id, size: e.detail.size ?? -1, ms: 0, progressEvents: 0, notRising: 0, lastBytes: e.detail.bytes, stats: incoming.stats }
+        const rec: TransferRecord = { id: incoming.id, size: e.detail.size ?? -1, ms: 0, progressEvents: 0, notRising: 0, lastBytes: e.detail.bytes, stats: incoming.stats, resumedFrom: e.detail.resumed ? e.detail.bytes : undefined }
         state.incoming.push(rec)
         watchProgress(incoming, rec)
         incoming.done.then(async (blob) => {
