@@ -133,3 +133,45 @@ test('the receiver reloads mid-transfer (IndexedDB store): the transfer resumes 
     await ctxB.close()
   }
 })
+
+test('the sender reloads mid-transfer: given the same file and the id it kept, it sends only what the receiver lacks', async ({ openTab, reloadTab, browser }) => {
+  test.setTimeout(180_000)
+  const ctxA = await browser.newContext()
+  const ctxB = await browser.newContext()
+  const optsA: TabOptions = { room: 'transfer-sender-reload', transfers: 'idb', persist: true }
+  let a: Tab = await openTab(optsA, ctxA)
+  const b = await openTab({ room: 'transfer-sender-reload', transfers: 'idb' }, ctxB)
+  try {
+    await allConnected([a, b])
+    await a.page.evaluate(async () => { await window.harness.prepareFile(30, 3) })
+    const first = a.page.evaluate(async (id) => window.harness.sendFile(id, 30, 3), b.id).catch(() => undefined)
+    const before = await until(async () => await b.page.evaluate(() => window.harness.incoming()[0]?.lastBytes ?? 0), n => n >= 10 * MIB, 60_000, '10 MiB stored at B')
+    a = await reloadTab(a, optsA)
+    await first
+    // the application kept the id; the user "picks the same file again" (the same bytes, made again)
+    const id = await a.page.evaluate(() => window.harness.lastSentId())
+    expect(id).toBeDefined()
+    const sent = await a.page.evaluate(async ([peer, tid]) => window.harness.sendFile(peer as string, 30, 3, tid as string), [b.id, id] as const)
+    expect(sent.error).toBeUndefined()
+    expect(sent.id).toBe(id)
+    const received = await b.page.waitForFunction((tid) => {
+      const r = window.harness.incoming().find(t => t.id === tid)
+      return r?.digest != null || r?.error != null ? r : undefined
+    }, id, { timeout: 60_000, polling: 100 }).then(async h => h.jsonValue())
+    expect(received?.error).toBeUndefined()
+    expect(received?.digest).toBe(sent.digest)
+    expect(received?.notRising).toBe(0)
+    // one offer at the receiver (the resumed sender continues the same transfer)
+    expect(await b.page.evaluate(() => window.harness.incoming().length)).toBe(1)
+    // the reloaded sender sent what B lacked: at most the rest after what was stored, plus one window
+    const chunks = 30 * 16
+    expect(sent.stats.chunks).toBeLessThanOrEqual(chunks - Math.floor(before / (64 * 1024)) + 16)
+    console.info(`[transfer] sender reloaded with ${(before / MIB).toFixed(1)} MiB stored at the receiver; after the reload it sent ${sent.stats.chunks} of ${chunks} chunks`)
+  } catch (err) {
+    await diagnose([a, b])
+    throw err
+  } finally {
+    await ctxA.close()
+    await ctxB.close()
+  }
+})

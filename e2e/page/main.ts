@@ -266,13 +266,15 @@ const harness = {
    * Send `mb` MiB of pseudo-random bytes (a Blob) to `peer` as a file transfer
    * (`start({ transfers })`); resolves when the receiver has verified it.
    */
-  async sendFile (peer: string, mb: number, seed = 1): Promise<TransferRecord> {
+  async sendFile (peer: string, mb: number, seed = 1, id?: string): Promise<TransferRecord> {
     const transfers = state.transfers
     if (transfers == null) throw new Error('not started with transfers')
     const { blob, digest } = prepared?.mb === mb && prepared.seed === seed ? prepared : await harness.prepareFile(mb, seed)
     prepared = undefined
     const t0 = performance.now()
-    const out = transfers.send(peer, blob, { name: `file-${mb}MiB.bin`, type: 'application/octet-stream' })
+    // an application resuming after its own reload passes the id it kept (here: localStorage)
+    const out = transfers.send(peer, blob, { name: `file-${mb}MiB.bin`, type: 'application/octet-stream', id })
+    localStorage.setItem(`e2e/transfer/${state.node?.peerId.toString() ?? ''}`, out.id)
     const rec: TransferRecord = { id: out.id, size: blob.size, digest, ms: 0, progressEvents: 0, notRising: 0, lastBytes: 0, stats: out.stats }
     watchProgress(out, rec)
     try {
@@ -289,6 +291,8 @@ const harness = {
     prepared = { mb, seed, blob, digest: await digestBlob(blob) }
     return prepared
   },
+  /** The id of the last transfer sendFile() started from this identity (kept across reloads). */
+  lastSentId: (): string | undefined => localStorage.getItem(`e2e/transfer/${state.node?.peerId.toString() ?? ''}`) ?? undefined,
   /** Incoming transfers so far (`start({ transfers })`). */
   incoming: (): TransferRecord[] => state.incoming.map(r => ({ ...r, stats: { ...r.stats } })),
   /** The multiaddrs other tabs can reach us at (relayed and WebRTC). */
