@@ -175,3 +175,21 @@ test('the sender reloads mid-transfer: given the same file and the id it kept, i
     await ctxB.close()
   }
 })
+
+test('a relayed-only pair (no WebRTC): 8 MiB arrive byte-identical through the relay', async ({ openTab }) => {
+  test.setTimeout(180_000)
+  const a = await openTab({ room: 'transfer-relayed', transfers: 'memory', webrtc: false })
+  const b = await openTab({ room: 'transfer-relayed', transfers: 'memory', webrtc: false })
+  await allConnected([a, b])
+  expect(await a.page.evaluate((id) => window.harness.connectionKind(id), b.id)).toBe('relayed')
+  const sent = await a.page.evaluate(async (id) => window.harness.sendFile(id, 8, 4), b.id)
+  expect(sent.error).toBeUndefined()
+  const received = await b.page.waitForFunction((id) => {
+    const r = window.harness.incoming().find(t => t.id === id)
+    return r?.digest != null || r?.error != null ? r : undefined
+  }, sent.id, { timeout: 60_000, polling: 100 }).then(async h => h.jsonValue())
+  expect(received?.error).toBeUndefined()
+  expect(received?.digest).toBe(sent.digest)
+  expect(await a.page.evaluate((id) => window.harness.connectionKind(id), b.id)).toBe('relayed')
+  console.info(`[transfer] relayed: 8 MiB in ${(sent.ms / 1000).toFixed(1)} s`)
+})
