@@ -58,7 +58,19 @@ test('50 MiB between two tabs: byte-identical, progress rising, heap bounded on 
     }
   })()
 
-  const sent = await a.page.evaluate(async (id) => window.harness.sendFile(id, 50, 1), b.id)
+  // chat latency: 10 messages while idle, 10 while the transfer runs
+  const latencies = async (prefix: string): Promise<number[]> => {
+    const sentAt = await a.page.evaluate(async ([id, p]) => window.harness.sendTimed(id as string, p as string, 10, 100), [b.id, prefix] as const)
+    const arrived = await until(async () => await b.page.evaluate((p) => window.harness.arrivals(p, 10), prefix), xs => xs.every(x => x != null), 60_000, `${prefix} messages`)
+    return arrived.map((t, i) => (t as number) - sentAt[i])
+  }
+  const idle = await latencies('idle')
+  const sending = a.page.evaluate(async (id) => window.harness.sendFile(id, 50, 1), b.id)
+  await until(async () => await b.page.evaluate(() => window.harness.incoming().at(-1)?.lastBytes ?? 0), n => n >= 5 * MIB, 60_000, '5 MiB at B')
+  const during = await latencies('during')
+  // all ten arrived while the transfer was still under way
+  expect(await b.page.evaluate(() => window.harness.incoming().at(-1)?.lastBytes ?? 0)).toBeLessThan(50 * MIB)
+  const sent = await sending
   expect(sent.error).toBeUndefined()
   const received = await b.page.waitForFunction((id) => {
     const r = window.harness.incoming().find(t => t.id === id)
@@ -79,6 +91,8 @@ test('50 MiB between two tabs: byte-identical, progress rising, heap bounded on 
   // a healthy direct connection: nothing sent twice
   expect(sent.stats).toMatchObject({ chunks: 800, repeated: 0 })
 
+  const med = (xs: number[]): string => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)].toFixed(1)
+  console.info(`[transfer] chat latency idle: median ${med(idle)} ms, max ${Math.max(...idle).toFixed(1)} ms; during the transfer: median ${med(during)} ms, max ${Math.max(...during).toFixed(1)} ms`)
   const mb = (n: number): string => (n / MIB).toFixed(1)
   const rate = (50 / (sent.ms / 1000)).toFixed(1)
   console.info(`[transfer] 50 MiB in ${(sent.ms / 1000).toFixed(2)} s (${rate} MiB/s, including the receiver's read-back check: ${Math.round(received?.verifyMs ?? -1)} ms)`)

@@ -140,7 +140,8 @@ declare global {
   var __rtc: RtcCounters | undefined
 }
 
-interface Got { from: string, data: string }
+/** `at`: when it arrived, ms since the epoch with sub-ms resolution (comparable across tabs of one browser) */
+interface Got { from: string, data: string, at?: number }
 
 /** The file prepareFile() made for the next sendFile(). */
 let prepared: { mb: number, seed: number, blob: Blob, digest: string } | undefined
@@ -253,7 +254,7 @@ const harness = {
       for await (const { from, data } of messenger) {
         state.firstMessageAt ??= Date.now()
         if (tally) tallyMessage(from.toString(), data)
-        else state.received.push({ from: from.toString(), data })
+        else state.received.push({ from: from.toString(), data, at: performance.timeOrigin + performance.now() })
         if (journal != null) localStorage.setItem(journal, (localStorage.getItem(journal) ?? '') + data + '\n')
       }
     })()
@@ -291,6 +292,21 @@ const harness = {
     prepared = { mb, seed, blob, digest: await digestBlob(blob) }
     return prepared
   },
+  /** Send `${prefix}${i}` to `peer`, one every `every` ms; resolves with when each was sent (see arrivals()). */
+  async sendTimed (peer: string, prefix: string, count: number, every: number): Promise<number[]> {
+    const m = state.messenger
+    if (m == null) throw new Error('not started')
+    const at: number[] = []
+    for (let i = 0; i < count; i++) {
+      at.push(performance.timeOrigin + performance.now())
+      m.send(peer, `${prefix}${i}`)
+      await new Promise(resolve => setTimeout(resolve, every))
+    }
+    return at
+  },
+  /** When the messages `${prefix}${i}` arrived, in order of i (undefined: not yet). */
+  arrivals: (prefix: string, count: number): Array<number | undefined> =>
+    Array.from({ length: count }, (_, i) => state.received.find(r => r.data === `${prefix}${i}`)?.at),
   /** The id of the last transfer sendFile() started from this identity (kept across reloads). */
   lastSentId: (): string | undefined => localStorage.getItem(`e2e/transfer/${state.node?.peerId.toString() ?? ''}`) ?? undefined,
   /** Incoming transfers so far (`start({ transfers })`). */
