@@ -787,6 +787,14 @@ class Incoming extends Engine implements IncomingTransfer {
   private storedBytes: number
   private end?: EndMessage
   private resumeAskedAt = -1
+  /** read back from the store and hashed: chunks 0 … verified-1 */
+  private verified = 0
+  private reading = false
+  private readBytes = 0
+  private readonly digests: Uint8Array[] = []
+  private parts: Blob[] = []
+  private pending: Uint8Array[] = []
+  private pendingBytes = 0
   /** the `next` last sent in an ACK, ACCEPT or RESUME */
   private lastAck = 0
   private ackTimer?: ReturnType<typeof setTimeout>
@@ -860,6 +868,9 @@ class Incoming extends Engine implements IncomingTransfer {
   private accept (signal: AbortSignal | undefined, restored: boolean): void {
     this.watch(signal)
     this.state = 'receiving'
+    if (restored) {
+      this.readBack()
+    }
     const opened = restored ? Promise.resolve() : this.host.store.open(this.record)
     opened.then(() => {
       if (this.state === 'receiving') {
@@ -968,6 +979,7 @@ class Incoming extends Engine implements IncomingTransfer {
       if (this.stored > before) {
         this.ack()
         this.moved(this.storedBytes)
+        this.readBack()
         this.maybeFinish()
       }
     }, (err: Error) => {
@@ -1008,7 +1020,7 @@ class Incoming extends Engine implements IncomingTransfer {
   private maybeFinish (): void {
     if (this.state === 'receiving' && this.end != null && this.stored === this.end.chunks) {
       this.state = 'verifying'
-      this.verify(this.end).catch((err: Error) => { this.storageFailed(err) })
+      this.readBack()
     }
   }
 
@@ -1033,29 +1045,65 @@ class Incoming extends Engine implements IncomingTransfer {
     }
   }
 
-  /** Read every chunk back from the store, hash it and assemble the Blob (in parts of about 1 MiB). */
-  private async verify (end: EndMessage): Promise<void> {
-    const digests: Uint8Array[] = []
-    const parts: Blob[] = []
-    let pending: Uint8Array[] = []
-    let pendingBytes = 0
-    let size = 0
-    for (let i = 0; i < end.chunks; i++) {
+  /**
+   * Read the stored chunks back from the store, in order, trailing the
+   * chunks stored while the transfer runs: hash each and add it to the Blob
+   * (in parts of about 1 MiB). What is checked is what the store gives back.
+   */
+  private readBack (): void {
+    if (this.reading || this.settled) {
+      return
+    }
+    this.reading = true
+    this.readBackLoop().then(() => {
+      this.reading = false
+      if (this.settled) {
+        return
+      }
+      if (this.verified < this.stored) {
+        // stored moved on between the loop's last look and now
+        this.readBack()
+        return
+      }
+      if (this.state === 'verifying' && this.end != null && this.verified === this.end.chunks) {
+        return this.finish(this.end)
+      }
+    }).catch((err: Error) => {
+      this.reading = false
+      this.storageFailed(err)
+    })
+  }
+
+  private async readBackLoop (): Promise<void> {
+    while (!this.settled && this.verified < this.stored) {
+      const i = this.verified
       const bytes = await this.host.store.get(this.id, i)
       if (this.settled) {
         return
       }
-      size += bytes.byteLength
-      digests.push(await sha256(bytes))
-      pending.push(bytes)
-      pendingBytes += bytes.byteLength
-      if (pendingBytes >= BLOB_PART || i === end.chunks - 1) {
-        parts.push(new Blob(pending as Array<Uint8Array<ArrayBuffer>>))
-        pending = []
-        pendingBytes = 0
+      this.readBytes += bytes.byteLength
+      this.digests.push(await sha256(bytes))
+      this.verified = i + 1
+      this.pending.push(bytes)
+      this.pendingBytes += bytes.byteLength
+      if (this.pendingBytes >= BLOB_PART) {
+        this.flushPart()
       }
     }
-    const digest = await rootDigest(digests)
+  }
+
+  private flushPart (): void {
+    if (this.pending.length > 0) {
+      this.parts.push(new Blob(this.pending as Array<Uint8Array<ArrayBuffer>>))
+      this.pending = []
+      this.pendingBytes = 0
+    }
+  }
+
+  private async finish (end: EndMessage): Promise<void> {
+    this.flushPart()
+    const size = this.readBytes
+    const digest = await rootDigest(this.digests)
     if (this.settled) {
       return
     }
@@ -1063,6 +1111,7 @@ class Incoming extends Engine implements IncomingTransfer {
       this.integrityError(size !== end.size ? `${size} bytes stored, ${end.size} sent` : `digest ${digest}, the sender's ${end.digest}`)
       return
     }
+    const parts = this.parts
     const blob = new Blob(parts, { type: this.type })
     this.state = 'done'
     this.moved(end.size, end.size)
@@ -1129,6 +1178,9 @@ class Incoming extends Engine implements IncomingTransfer {
     clearTimeout(this.ackTimer)
     this.ackTimer = undefined
     this.complete.clear()
+    this.parts = []
+    this.pending = []
+    this.digests.length = 0
     if (erase) {
       this.host.store.delete(this.id).catch((err: Error) => { this.host.log.error('could not delete transfer %s - %e', this.id, err) })
     }
