@@ -37,18 +37,7 @@ export function chunkSource (source: TransferSource, chunkSize: number): ChunkSo
     }
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
-    return {
-      size: source.size,
-      random: true,
-      read: async (index) => {
-        const start = index * chunkSize
-        if (start >= source.size) {
-          return undefined
-        }
-        return new Uint8Array(await source.slice(start, Math.min(source.size, start + chunkSize)).arrayBuffer())
-      },
-      close: () => {}
-    }
+    return blobSource(source, chunkSize)
   }
   if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) {
     return streamSource(source, chunkSize)
@@ -106,5 +95,52 @@ function streamSource (stream: ReadableStream<Uint8Array>, chunkSize: number): C
       buffered = 0
       reader.cancel(reason).catch(() => {})
     }
+  }
+}
+
+/**
+ * A Blob read in blocks of about BLOCK bytes (whole chunks), each read once
+ * and cut into chunks: one `arrayBuffer()` per chunk costs a round trip to
+ * the browser's blob storage each, which left the connection idle. The block
+ * being read and the next one are kept (about 2 MiB).
+ */
+const BLOCK = 1024 * 1024
+
+function blobSource (blob: Blob, chunkSize: number): ChunkSource {
+  const perBlock = Math.max(1, Math.floor(BLOCK / chunkSize))
+  const blocks = new Map<number, Promise<Uint8Array>>()
+  const block = (b: number): Promise<Uint8Array> => {
+    let p = blocks.get(b)
+    if (p == null) {
+      const start = b * perBlock * chunkSize
+      p = blob.slice(start, Math.min(blob.size, start + perBlock * chunkSize)).arrayBuffer().then(buf => new Uint8Array(buf))
+      p.catch(() => {})
+      blocks.set(b, p)
+    }
+    return p
+  }
+  return {
+    size: blob.size,
+    random: true,
+    read: async (index) => {
+      const start = index * chunkSize
+      if (start >= blob.size) {
+        return undefined
+      }
+      const b = Math.floor(index / perBlock)
+      for (const key of blocks.keys()) {
+        if (key < b || key > b + 1) {
+          blocks.delete(key)
+        }
+      }
+      const bytes = await block(b)
+      // read the next block while this one is sent
+      if ((b + 1) * perBlock * chunkSize < blob.size) {
+        void block(b + 1)
+      }
+      const offset = (index - b * perBlock) * chunkSize
+      return bytes.subarray(offset, Math.min(bytes.byteLength, offset + chunkSize))
+    },
+    close: () => { blocks.clear() }
   }
 }
