@@ -15,6 +15,10 @@ export interface TabOptions {
   queueTtl?: number
   /** count received messages per sender instead of keeping them: see harness.tally() */
   tally?: boolean
+  /** file transfers, incoming chunks in memory or IndexedDB (offers accepted) */
+  transfers?: 'memory' | 'idb'
+  transferWindow?: number
+  chunkSize?: number
 }
 
 export interface Tab {

@@ -6,6 +6,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { connectionPaths } from './rtc-path.js'
 import { createBrowserNode, loadIdentity, type BrowserNode, type Identity } from '../../src/browser/index.js'
 import { createMessenger, string, openOutbox, indexedDBOutboxStore, localStorageReceipts, type Messenger, type DropDetail, type Outbox } from '../../src/index.js'
+import { createTransfers, indexedDBTransferStore, memoryTransferStore, type Transfers, type TransferProgress } from '../../src/transfer/index.js'
 
 interface StartOptions {
   relays: string[]
@@ -27,6 +28,69 @@ interface StartOptions {
    * i = 0, 1, … per sender; see `tally()`.
    */
   tally?: boolean
+  /** file transfers on the messenger (`libp2p-messenger/transfer`), incoming chunks in memory or IndexedDB; offers are accepted */
+  transfers?: 'memory' | 'idb'
+  /** chunks in flight per transfer (TransfersInit.window) */
+  transferWindow?: number
+  /** bytes per chunk (TransfersInit.chunkSize) */
+  chunkSize?: number
+}
+
+/** What a transfer did, seen from one side (`sendFile()`, `incoming()`). */
+interface TransferRecord {
+  id: string
+  size: number
+  /** SHA-256 of each 1 MiB of the payload, hex, joined: equal lists, identical bytes */
+  digest?: string
+  ms: number
+  progressEvents: number
+  /** progress events whose bytes did not grow */
+  notRising: number
+  lastBytes: number
+  stats: { chunks: number, repeated: number, resumes: number }
+  error?: string
+  /** receiver: the offer was restored after a reload of this tab, with this many bytes already stored */
+  resumedFrom?: number
+  /** receiver: ms from the last chunk stored to the verified Blob (the read-back check) */
+  verifyMs?: number
+  lastProgressAt?: number
+}
+
+/** Pseudo-random bytes (xorshift) in 1 MiB parts, as a Blob: no whole copy held in JS. */
+function makeBlob (bytes: number, seed: number): Blob {
+  const parts: Uint8Array[] = []
+  let x = seed >>> 0 || 1
+  for (let off = 0; off < bytes; off += 1 << 20) {
+    const part = new Uint8Array(Math.min(1 << 20, bytes - off))
+    const words = new Uint32Array(part.buffer, 0, part.byteLength >>> 2)
+    for (let i = 0; i < words.length; i++) {
+      x ^= x << 13; x >>>= 0
+      x ^= x >>> 17
+      x ^= x << 5; x >>>= 0
+      words[i] = x
+    }
+    parts.push(part)
+  }
+  return new Blob(parts as Uint8Array<ArrayBuffer>[])
+}
+
+/** SHA-256 of each 1 MiB slice of `blob`, read one at a time. */
+async function digestBlob (blob: Blob): Promise<string> {
+  const out: string[] = []
+  for (let off = 0; off < blob.size; off += 1 << 20) {
+    const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.slice(off, off + (1 << 20)).arrayBuffer()))
+    out.push([...d].map(b => b.toString(16).padStart(2, '0')).join(''))
+  }
+  return out.join(',')
+}
+
+function watchProgress (target: { addEventListener: (type: 'progress', fn: (e: CustomEvent<TransferProgress>) => void) => void }, rec: TransferRecord): void {
+  target.addEventListener('progress', (e) => {
+    rec.progressEvents++
+    if (e.detail.bytes <= rec.lastBytes) rec.notRising++
+    rec.lastBytes = e.detail.bytes
+    if (e.detail.bytes === e.detail.total || e.detail.total == null) rec.lastProgressAt ??= performance.now()
+  })
 }
 
 /** Received messages of one sender and prefix, counted rather than kept (`start({ tally: true })`). */
@@ -76,7 +140,11 @@ declare global {
   var __rtc: RtcCounters | undefined
 }
 
-interface Got { from: string, data: string }
+/** `at`: when it arrived, ms since the epoch with sub-ms resolution (comparable across tabs of one browser) */
+interface Got { from: string, data: string, at?: number }
+
+/** The file prepareFile() made for the next sendFile(). */
+let prepared: { mb: number, seed: number, blob: Blob, digest: string } | undefined
 
 /** sendPaced() loops look at this after each batch. */
 const pacing = { stopped: false }
@@ -97,7 +165,9 @@ const state: {
   tallyTiming: Map<string, TallyTiming>
   reservations: Array<{ address: string, reserved: boolean, at: number }>
   connectionEvents: Array<{ peer: string, connection: string | undefined, at: number }>
-} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), tallyTiming: new Map(), reservations: [], connectionEvents: [] }
+  transfers?: Transfers
+  incoming: TransferRecord[]
+} = { received: [], joins: [], leaves: [], drops: [], errors: [], tally: new Map(), tallyTiming: new Map(), reservations: [], connectionEvents: [], incoming: [] }
 
 function tallyMessage (from: string, data: string): void {
   const m = /^(.*?)(\d+)$/.exec(data)
@@ -157,6 +227,27 @@ const harness = {
     messenger.addEventListener('error', (e) => { state.errors.push(`${e.detail.error.name}: ${e.detail.error.message}`) })
     messenger.addEventListener('connection', (e) => { state.connectionEvents.push({ peer: e.detail.peer.toString(), connection: e.detail.connection, at: Date.now() }) })
     node.services.relays.addEventListener('reservation:change', (e) => { state.reservations.push({ ...e.detail, at: Date.now() }) })
+    if (opts.transfers != null) {
+      const transfers = createTransfers(messenger, {
+        window: opts.transferWindow,
+        chunkSize: opts.chunkSize,
+        store: opts.transfers === 'idb' ? indexedDBTransferStore({ name: `libp2p-messenger/transfers/${node.peerId.toString()}` }) : memoryTransferStore()
+      })
+      state.transfers = transfers
+      transfers.addEventListener('offer', (e) => {
+        const t0 = performance.now()
+        const incoming = e.detail.accept()
+        const rec: TransferRecord = { id: incoming.id, size: e.detail.size ?? -1, ms: 0, progressEvents: 0, notRising: 0, lastBytes: e.detail.bytes, stats: incoming.stats, resumedFrom: e.detail.resumed ? e.detail.bytes : undefined }
+        state.incoming.push(rec)
+        watchProgress(incoming, rec)
+        incoming.done.then(async (blob) => {
+          rec.ms = performance.now() - t0
+          if (rec.lastProgressAt != null) rec.verifyMs = performance.now() - rec.lastProgressAt
+          rec.size = blob.size
+          rec.digest = await digestBlob(blob)
+        }, (err: Error) => { rec.error = `${err.name}: ${err.message}` })
+      })
+    }
     const tally = opts.tally === true
     // persisted tabs journal what the application took, in the same task as the SDK's receipt,
     // so the record survives reloads and crashes exactly as the receipts do
@@ -165,7 +256,7 @@ const harness = {
       for await (const { from, data } of messenger) {
         state.firstMessageAt ??= Date.now()
         if (tally) tallyMessage(from.toString(), data)
-        else state.received.push({ from: from.toString(), data })
+        else state.received.push({ from: from.toString(), data, at: performance.timeOrigin + performance.now() })
         if (journal != null) localStorage.setItem(journal, (localStorage.getItem(journal) ?? '') + data + '\n')
       }
     })()
@@ -174,6 +265,54 @@ const harness = {
     document.getElementById('status')!.textContent = 'started'
     return node.peerId.toString()
   },
+  /**
+   * Send `mb` MiB of pseudo-random bytes (a Blob) to `peer` as a file transfer
+   * (`start({ transfers })`); resolves when the receiver has verified it.
+   */
+  async sendFile (peer: string, mb: number, seed = 1, id?: string): Promise<TransferRecord> {
+    const transfers = state.transfers
+    if (transfers == null) throw new Error('not started with transfers')
+    const { blob, digest } = prepared?.mb === mb && prepared.seed === seed ? prepared : await harness.prepareFile(mb, seed)
+    prepared = undefined
+    const t0 = performance.now()
+    // an application resuming after its own reload passes the id it kept (here: localStorage)
+    const out = transfers.send(peer, blob, { name: `file-${mb}MiB.bin`, type: 'application/octet-stream', id })
+    localStorage.setItem(`e2e/transfer/${state.node?.peerId.toString() ?? ''}`, out.id)
+    const rec: TransferRecord = { id: out.id, size: blob.size, digest, ms: 0, progressEvents: 0, notRising: 0, lastBytes: 0, stats: out.stats }
+    watchProgress(out, rec)
+    try {
+      await out.done
+    } catch (err: any) {
+      rec.error = `${err.name}: ${err.message}`
+    }
+    rec.ms = performance.now() - t0
+    return rec
+  },
+  /** Make the Blob `sendFile(peer, mb, seed)` will send, and its digest, ahead (so measuring the transfer leaves that out). */
+  async prepareFile (mb: number, seed = 1): Promise<{ mb: number, seed: number, blob: Blob, digest: string }> {
+    const blob = makeBlob(mb * (1 << 20), seed)
+    prepared = { mb, seed, blob, digest: await digestBlob(blob) }
+    return prepared
+  },
+  /** Send `${prefix}${i}` to `peer`, one every `every` ms; resolves with when each was sent (see arrivals()). */
+  async sendTimed (peer: string, prefix: string, count: number, every: number): Promise<number[]> {
+    const m = state.messenger
+    if (m == null) throw new Error('not started')
+    const at: number[] = []
+    for (let i = 0; i < count; i++) {
+      at.push(performance.timeOrigin + performance.now())
+      m.send(peer, `${prefix}${i}`)
+      await new Promise(resolve => setTimeout(resolve, every))
+    }
+    return at
+  },
+  /** When the messages `${prefix}${i}` arrived, in order of i (undefined: not yet). */
+  arrivals: (prefix: string, count: number): Array<number | undefined> =>
+    Array.from({ length: count }, (_, i) => state.received.find(r => r.data === `${prefix}${i}`)?.at),
+  /** The id of the last transfer sendFile() started from this identity (kept across reloads). */
+  lastSentId: (): string | undefined => localStorage.getItem(`e2e/transfer/${state.node?.peerId.toString() ?? ''}`) ?? undefined,
+  /** Incoming transfers so far (`start({ transfers })`). */
+  incoming: (): TransferRecord[] => state.incoming.map(r => ({ ...r, stats: { ...r.stats } })),
   /** The multiaddrs other tabs can reach us at (relayed and WebRTC). */
   addresses (): string[] {
     return state.node?.getMultiaddrs().map(a => a.toString()) ?? []
@@ -355,6 +494,7 @@ const harness = {
   outLanes: () => [...((state.messenger as any)?.outbound?.values() ?? [])].map((l: any) => ({ peer: l.peer.toString(), queued: l.queue.length, written: l.written, stream: l.stream == null ? undefined : `${l.stream.status} w=${l.stream.writeStatus} buf=${l.stream.writeBufferLength}`, running: l.running, retrying: l.retryTimer != null, failures: l.backoff?.failures })),
   connections: () => state.node?.getConnections().map(c => ({ peer: c.remotePeer.toString(), direct: c.direct, limited: c.limits != null, addr: c.remoteAddr.toString(), streams: c.streams.map(s => `${s.protocol} ${s.direction} ${s.status} r=${s.readStatus} w=${s.writeStatus} rw=${s.remoteWriteStatus} rb=${s.readBufferLength}`) })) ?? [],
   async stop (): Promise<void> {
+    await state.transfers?.stop()
     await state.messenger?.stop()
     await state.outbox?.close()
     await state.node?.stop()

@@ -105,6 +105,15 @@ export interface ChannelInit<T> extends ChannelOptions {
   codec: Codec<T>
   /** Protocol id; for a named channel it defaults to `<messenger protocol>/<name>`. */
   protocol?: string
+  /**
+   * With a durable outbox on the messenger: store this channel's queued
+   * messages there. `false` keeps them in memory only (for traffic that has
+   * its own recovery, such as file transfers, whose chunks must not fill the
+   * outbox).
+   *
+   * @default true
+   */
+  durable?: boolean
 }
 
 /** Where confirmed-mode receivers keep what the application has taken. */

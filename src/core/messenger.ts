@@ -221,7 +221,7 @@ class MessengerImpl<T> extends ChannelImpl<T> implements Messenger<T> {
     }
     const { protocol: _p, codec: _c, receipts: _r, maxTotalQueuedBytes: _m, outbox: _o, ...inherited } = this.init
     const channel = new ChannelImpl<U>(this.core, name, init.protocol ?? `${this.init.protocol}/${name}`, { ...inherited, ...init })
-    channel.store = this.store
+    channel.store = init.durable === false ? undefined : this.store
     channel.restoreLanes()
     this.channels.set(name, channel)
     this.starts.push(channel.start())
