@@ -13,7 +13,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { $, avatar, formatDateTime, formatTime, h, shortId } from './dom.js'
 import { isProfile, isWireMessage, summarize } from './history.js'
 import type { ConvId, History, Profile, StoredMessage, WireMessage } from './history.js'
-import type { BrowserNode } from '../src/browser/index.js'
+import { connectionPath, type BrowserNode, type PeerPath } from '../src/browser/index.js'
 import type { Channel, Messenger } from '../src/index.js'
 
 /** Offline peers still sent room messages (and listed) for this long after we last saw them. */
@@ -66,6 +66,8 @@ export class ChatApp {
   private active: ConvId = 'room'
   private readonly unread = new Map<ConvId, number>()
   private readonly rows = new Map<string, PeerRow>()
+  /** Each peer's network path as last read (for the badge's tooltip). */
+  private readonly paths = new Map<string, PeerPath>()
   private roomRow?: { button: HTMLButtonElement, unread: HTMLSpanElement }
   private readonly startedAt = Date.now()
   private net: Net = 'connecting'
@@ -153,9 +155,12 @@ export class ChatApp {
     this.profiles.addEventListener('peer:join', (e) => { this.sendProfile(e.detail.toString(), true) })
     this.node.services.relays.addEventListener('reservation:change', () => { this.refresh() })
     // a badge changes when the SDK says how a peer is reached: relayed, direct, or gone
-    m.addEventListener('connection', () => {
+    m.addEventListener('connection', (e) => {
+      const id = e.detail.peer.toString()
+      this.paths.delete(id)
       this.renderPeers()
       this.renderConvHeader()
+      if (e.detail.connection != null) void this.readPath(id)
     })
     // the network is back: the relay keeper dials the relay at once by itself; show it
     globalThis.addEventListener('online', () => { this.refresh() })
@@ -289,6 +294,31 @@ export class ChatApp {
     return this.history.peers.get(id)?.name ?? `Peer ${shortId(id)}`
   }
 
+  /** Read the peer's path (ICE may take a moment to select a pair), then show it. */
+  private async readPath (id: string): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      const path = await connectionPath(this.node, peerIdFromString(id)).catch(() => undefined)
+      if (path != null) {
+        this.paths.set(id, path)
+        this.renderPeers()
+        return
+      }
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+    }
+  }
+
+  /** The badge's tooltip: which network path, in words. */
+  private pathText (id: string): string {
+    const path = this.paths.get(id)
+    if (path == null) return ''
+    if (path.route === 'relayed') {
+      const failed = this.node.services.direct.lastFailure(peerIdFromString(id))
+      return ` (through ${path.relay})${failed != null ? `; direct WebRTC failed: ${failed.message}${failed.retrying ? ', trying again' : ''}` : ''}`
+    }
+    const how = path.kind === 'host' ? 'on the local network' : path.kind === 'srflx' ? 'through NATs (STUN)' : 'through a TURN server'
+    return ` ${how}${path.rttMs != null ? `, ${path.rttMs} ms round trip` : ''}`
+  }
+
   /** How a peer is connected, for its badge. */
   private connectionOf (id: string, online: boolean): { kind: 'direct' | 'relayed' | 'connecting' | 'offline', label: string, long: string } {
     if (!online) return { kind: 'offline', label: 'Offline', long: 'Offline — messages wait until they are back' }
@@ -296,8 +326,8 @@ export class ChatApp {
     try {
       kind = this.messenger.connection(peerIdFromString(id))
     } catch {}
-    if (kind === 'direct') return { kind, label: 'Direct · WebRTC', long: 'Direct WebRTC connection, browser to browser' }
-    if (kind === 'relayed') return { kind, label: 'Relayed', long: 'Connected through the relay' }
+    if (kind === 'direct') return { kind, label: 'Direct · WebRTC', long: `Direct WebRTC connection, browser to browser${this.pathText(id)}` }
+    if (kind === 'relayed') return { kind, label: 'Relayed', long: `Connected through the relay${this.pathText(id)}` }
     return { kind: 'connecting', label: 'Connecting', long: 'Connecting…' }
   }
 

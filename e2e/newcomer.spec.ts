@@ -2,7 +2,7 @@
  * What a developer meets in their first hour: a relay address the browser
  * refuses, a relay that is not there, a peer known only by its id.
  */
-import { test, expect, waitForCount } from './fixtures.js'
+import { test, expect, until, waitForCount } from './fixtures.js'
 
 test('a local ws:// relay without allowInsecureRelays fails createBrowserNode at once with RelayAddressError saying what to do', async ({ openTab, relay }) => {
   const a = await openTab({ room: 'newcomer-errors' })
@@ -40,6 +40,9 @@ test('without rooms: a tab sends to a peer id it was given; it arrives through t
   await waitForCount(b, 100, a.id)
   expect(await b.page.evaluate((id) => window.harness.received(id), a.id)).toEqual(Array.from({ length: 100 }, (_, i) => `by-id-${i}`))
   await a.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', b.id, { timeout: 30_000 })
+  // which path: on one host, ICE pairs host candidates
+  const path = await until(async () => await a.page.evaluate(async (id) => await window.harness.path(id), b.id) as any, p => p != null, 10_000, 'a selected ICE pair')
+  expect(path).toMatchObject({ route: 'direct', kind: 'host', local: { type: 'host' }, remote: { type: 'host' } })
   await b.page.evaluate((id) => window.harness.send(id, 'back-', 100), a.id)
   await waitForCount(a, 100, b.id)
   const events = await a.page.evaluate(() => window.harness.connectionEvents())

@@ -59,4 +59,5 @@ test('a tab without WebRTC talks to another over the stock relay\'s relayed conn
   await waitForCount(b, 300, a.id)
   expect(await b.page.evaluate((id) => window.harness.received(id), a.id)).toEqual(Array.from({ length: 300 }, (_, i) => `r${i}`))
   expect(await b.page.evaluate((id) => window.harness.connectionKind(id), a.id)).toBe('relayed')
+  expect(await b.page.evaluate(async (id) => await window.harness.path(id), a.id)).toEqual({ route: 'relayed', relay: address })
 })

@@ -4,7 +4,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { connectionPaths } from './rtc-path.js'
-import { createBrowserNode, loadIdentity, type BrowserNode, type Identity } from '../../src/browser/index.js'
+import { connectionPath, createBrowserNode, loadIdentity, type BrowserNode, type Identity } from '../../src/browser/index.js'
 import { createMessenger, string, openOutbox, indexedDBOutboxStore, localStorageReceipts, type Messenger, type DropDetail, type Outbox } from '../../src/index.js'
 import { createTransfers, indexedDBTransferStore, memoryTransferStore, type Transfers, type TransferProgress } from '../../src/transfer/index.js'
 
@@ -447,6 +447,10 @@ const harness = {
   /** Reservations gained and lost, in order. */
   reservations: () => state.reservations,
   connectionEvents: () => state.connectionEvents,
+  /** The SDK's answer to "which network path is this peer on". */
+  async path (peer: string): Promise<unknown> {
+    return state.node != null ? await connectionPath(state.node, peerIdFromString(peer)) : undefined
+  },
   /**
    * Create a node of its own (not this tab's) with these relays and report
    * how it failed, or that it came online, and how long either took.

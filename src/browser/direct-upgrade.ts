@@ -19,6 +19,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { Backoff } from '../util/backoff.js'
 import { stopController, timedSignal } from '../util/signals.js'
+import { errorMessage } from '../errors.js'
 import { usable } from '../core/connections.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget, AbortOptions } from '@libp2p/interface'
@@ -54,6 +55,9 @@ export const DEFAULT_DIRECT_GRACE = 2_000
 
 /** How many grace periods the second side holds back while the peer's dial to it is under way. */
 const MAX_WAITS = 4
+
+/** Peers whose last failure is remembered. */
+const MAX_FAILURES = 1_000
 
 /** @libp2p/webrtc's signalling protocol: an inbound stream of it means the peer is dialing us. */
 const SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
@@ -96,10 +100,23 @@ interface Attempt {
   waits: number
 }
 
+/** Why the last direct (WebRTC) dial to a peer failed. */
+export interface DirectFailure {
+  /** `timeout`: no connection within `dialTimeout` (ICE found no working pair, or the dial hung); `error`: the dial failed. */
+  reason: 'timeout' | 'error'
+  message: string
+  /** Attempts made on the current relayed connection, and whether more will follow. */
+  attempts: number
+  retrying: boolean
+  at: number
+}
+
 /** The direct upgrade, as `node.services.direct`. */
 export interface DirectUpgrade {
   /** WebRTC dial attempts this node may still make (each is an RTCPeerConnection). */
   readonly remainingAttempts: number
+  /** Why the last direct dial to `peer` failed; undefined if none failed since the last success. */
+  lastFailure(peer: PeerId): DirectFailure | undefined
 }
 
 class DirectUpgradeImpl implements DirectUpgrade, Startable {
@@ -111,6 +128,7 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
   private readonly maxBackoff: number
   private attemptsLeft: number
   private readonly pending = new Map<string, Attempt>()
+  private readonly failures = new Map<string, DirectFailure>()
   /** Attempts spent per open relayed connection (by connection id); a new relayed connection starts at zero. */
   private readonly spent = new Map<string, number>()
   private readonly controller = stopController()
@@ -132,6 +150,10 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
     this.maxBackoff = init.maxBackoff ?? 20_000
   }
 
+  lastFailure (peer: PeerId): DirectFailure | undefined {
+    return this.failures.get(peer.toString())
+  }
+
   /** Dial attempts this node may still make. */
   get remainingAttempts (): number {
     return this.attemptsLeft
@@ -151,6 +173,7 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
     }
     this.pending.clear()
     this.spent.clear()
+    this.failures.clear()
   }
 
   /** The peer is dialing us now: its WebRTC signalling stream is open on a relayed connection. */
@@ -242,8 +265,20 @@ class DirectUpgradeImpl implements DirectUpgrade, Startable {
     try {
       await this.components.connectionManager.openConnection(a.address, { signal: timed.signal, force: true })
       this.pending.delete(key)
+      this.failures.delete(key)
     } catch (err) {
       this.log('direct dial to %p failed - %e', a.peer, err)
+      const timedOut = timed.signal.aborted && !this.controller.signal.aborted
+      this.failures.set(key, {
+        reason: timedOut ? 'timeout' : 'error',
+        message: timedOut ? `no direct connection within ${this.dialTimeout} ms` : errorMessage(err),
+        attempts: a.attempts,
+        retrying: a.attempts < this.attemptsPerPeer && this.attemptsLeft > 0,
+        at: Date.now()
+      })
+      if (this.failures.size > MAX_FAILURES) {
+        this.failures.delete(this.failures.keys().next().value as string)
+      }
       if (!this.controller.signal.aborted && this.pending.get(key) === a) {
         a.timer = setTimeout(() => { void this.dial(a) }, a.backoff.next())
       }

@@ -226,9 +226,9 @@ describe('direct upgrade: attempts are bounded', () => {
     expect(c.connectionManager.dials).toHaveLength(3)
   })
 
-  it('gives up a dial that hangs after dialTimeout and retries it', async () => {
+  it('gives up a dial that hangs after dialTimeout and retries it; lastFailure() says it timed out', async () => {
     const [self, peer] = ids
-    const { c } = await startUpgrade(self)
+    const { c, upgrade } = await startUpgrade(self)
     c.connectionManager.open(relayed(peer))
     await clock.flush()
     const hung = c.connectionManager.dials[0]
@@ -237,6 +237,7 @@ describe('direct upgrade: attempts are bounded', () => {
     await clock.advance(1)
     expect(hung.options.signal?.aborted).toBe(true)
     expect(hung.settled).toBe(true)
+    expect(upgrade.lastFailure(peer)).toMatchObject({ reason: 'timeout', attempts: 1, retrying: true })
     // backoff from 1 s: the retry comes within a second
     await clock.advance(1_000)
     expect(c.connectionManager.dials).toHaveLength(2)
