@@ -76,13 +76,14 @@ describe('the packed package, installed into a scratch project', () => {
       "import { createMessenger, json, bytes, openOutbox, MessengerStoppedError } from 'libp2p-messenger'",
       "import { createRequestor, RequestTimeoutError } from 'libp2p-messenger/request'",
       "import { memoryOutboxStore, memoryLedger } from 'libp2p-messenger/outbox'",
+      "import { createTransfers } from 'libp2p-messenger/transfer'",
       'const outbox = await openOutbox(memoryOutboxStore())',
-      'console.log([createMessenger, json, bytes, createRequestor, memoryLedger].map(f => typeof f).join(),',
+      'console.log([createMessenger, json, bytes, createRequestor, memoryLedger, createTransfers].map(f => typeof f).join(),',
       '  new MessengerStoppedError().name, new RequestTimeoutError().name, typeof outbox.close)'
     ].join('\n'))
     const r = await run(process.execPath, ['imports.mjs'], { cwd: consumer, timeout: 30_000 })
     expect(r.code, describeRun('imports.mjs', r)).toBe(0)
-    expect(r.stdout.trim()).toBe('function,function,function,function,function MessengerStoppedError RequestTimeoutError function')
+    expect(r.stdout.trim()).toBe('function,function,function,function,function,function MessengerStoppedError RequestTimeoutError function')
   })
 
   it('the Node quick start runs against the installed package', async () => {
@@ -126,7 +127,9 @@ describe('the packed package, installed into a scratch project', () => {
     const r = await run(BIN('attw'), [tarball, '--profile', 'esm-only', '--format', 'json'], { cwd: work, timeout: 60_000 })
     expect(r.code, describeRun('attw', r)).toBe(0)
     const { analysis } = JSON.parse(r.stdout) as { analysis: { entrypoints: Record<string, unknown>, problems: Array<{ kind: string, entrypoint?: string, resolutionKind?: string }> } }
-    expect(Object.keys(analysis.entrypoints).sort()).toEqual(['.', './browser', './outbox', './package.json', './request'])
+    // every entry point package.json exports, no more, no fewer
+    const exported = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports).sort()
+    expect(Object.keys(analysis.entrypoints).sort()).toEqual(exported)
     // the ESM profile leaves out CommonJS (node16-cjs) and pre-exports (node10) resolution
     expect(analysis.problems.filter(p => p.resolutionKind !== 'node10' && p.resolutionKind !== 'node16-cjs')).toEqual([])
   }, 70_000)
