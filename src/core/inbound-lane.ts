@@ -22,6 +22,7 @@ import { FrameDecoder } from './framing.js'
 import { HELLO_SEQ, ackFrame, helloEpoch, readSequenced } from './confirmed-wire.js'
 import type { Codec } from './codec.js'
 import type { InboxSource } from './inbox.js'
+import { StreamBufferError } from '@libp2p/interface'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** Confirmed mode: the last sequence number the application took from a sender, per epoch. */
@@ -124,7 +125,7 @@ class StreamReader<T> {
     if (this.ended) {
       return
     }
-    if ((this.stream.readBufferLength > 0 || this.decoder.holding) && error?.name !== 'StreamBufferError' && this.stream.status !== 'aborted') {
+    if ((this.stream.readBufferLength > 0 || this.decoder.holding) && !(error instanceof StreamBufferError) && this.stream.status !== 'aborted') {
       this.closeError = error
       return
     }
@@ -144,7 +145,7 @@ class StreamReader<T> {
     if (this.ended) {
       return
     }
-    if (this.decoder.holding && error?.name !== 'StreamBufferError' && this.stream.status !== 'aborted') {
+    if (this.decoder.holding && !(error instanceof StreamBufferError) && this.stream.status !== 'aborted') {
       // frames already received wait for room in the lane: end after them
       this.closeError = error
       this.endPending = true
@@ -155,7 +156,7 @@ class StreamReader<T> {
       this.lane.reject(this, new TruncatedFrameError('Stream ended in the middle of a frame'))
       return
     }
-    if (error?.name === 'StreamBufferError') {
+    if (error instanceof StreamBufferError) {
       // the sender ignored our pause past the read buffer limit (transports without flow control)
       this.lane.overflowed(new InboundOverflowError(error.message))
     }

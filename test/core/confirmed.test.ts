@@ -107,7 +107,7 @@ describe('confirmed delivery', () => {
     expect(drops).toEqual([])
     expect(got).toEqual(Array.from({ length: n }, (_, i) => i))
     await until(() => ma.pending() === 0, 5000, 'all acknowledged')
-    await expect(mb.receive({ signal: AbortSignal.timeout(500) })).rejects.toThrow()
+    await expect(mb.receive({ signal: AbortSignal.timeout(500) })).rejects.toMatchObject({ name: 'TimeoutError' })
   })
 
   it('the receiver restarts mid-transfer: its application sees every message once, in order', async () => {
@@ -136,7 +136,7 @@ describe('confirmed delivery', () => {
     live.messengers.push(mb)
     while (seen.length < n) seen.push(number((await mb.receive({ signal: AbortSignal.timeout(20_000) })).data))
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => i))
-    await expect(mb.receive({ signal: AbortSignal.timeout(500) })).rejects.toThrow()
+    await expect(mb.receive({ signal: AbortSignal.timeout(500) })).rejects.toMatchObject({ name: 'TimeoutError' })
   })
 })
 

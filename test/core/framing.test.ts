@@ -138,7 +138,7 @@ describe('codecs', () => {
   })
 
   it('string: invalid UTF-8 throws', () => {
-    expect(() => string().decode(new Uint8Array([0xff, 0xfe]))).toThrow()
+    expect(() => string().decode(new Uint8Array([0xff, 0xfe]))).toThrow(TypeError)
   })
 
   it('json and bytes round trip', () => {

@@ -73,7 +73,7 @@ describe('send and receive', () => {
       expect(new DataView(got[i].data.buffer, got[i].data.byteOffset).getUint32(0)).toBe(i)
     }
     // nothing more arrives
-    await expect(mb.receive({ signal: AbortSignal.timeout(300) })).rejects.toThrow()
+    await expect(mb.receive({ signal: AbortSignal.timeout(300) })).rejects.toMatchObject({ name: 'TimeoutError' })
   })
 
   it('a protons-generated protobuf type plugs in as a codec', async () => {
@@ -393,7 +393,7 @@ describe('addressing and pacing', () => {
     await until(() => ma.connection(id) != null, 5000, 'connection by string id')
     expect(ma.connection(id)).toBe(ma.connection(b.peerId))
     expect(ma.pending(id)).toBe(0)
-    expect(() => ma.send('not a peer id', 'x')).toThrow()
+    expect(() => ma.send('not a peer id', 'x')).toThrow(expect.objectContaining({ name: 'InvalidParametersError' }))
   })
 
   it('waitForRoom() lets a sender pace on a small queue: nothing refused, every message arrives in order', async () => {

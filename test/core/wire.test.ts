@@ -112,7 +112,7 @@ describe('bad input on the wire', () => {
         expect(err?.name).toMatch(/Reset|Abort/)
       }
       // nothing from the bad peer reached the application
-      await expect(mb.receive({ signal: AbortSignal.timeout(200) })).rejects.toThrow()
+      await expect(mb.receive({ signal: AbortSignal.timeout(200) })).rejects.toMatchObject({ name: 'TimeoutError' })
       // and the bad peer can still open a fresh stream and be heard
       const again = await bad.dialProtocol(b.peerId, PROTOCOL)
       const good1 = c.codec === 'json' ? new TextEncoder().encode('{"ok":1}') : new TextEncoder().encode('ok')

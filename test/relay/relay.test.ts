@@ -408,7 +408,7 @@ describe('relay identity and shutdown', () => {
     expect(took).toBeLessThan(5_000)
     expect(first.output()).toContain('relay stopped')
     // the info file goes away with the relay
-    await expect(stat(join(dir, 'relay.json'))).rejects.toThrow()
+    await expect(stat(join(dir, 'relay.json'))).rejects.toMatchObject({ code: 'ENOENT' })
 
     const second = await startRelay(dir, ['--port', String(port)])
     expect(second.info.peerId).toBe(first.info.peerId)
