@@ -20,7 +20,6 @@
  */
 import '../src/util/polyfill.js'
 import './node-websocket.js'
-import { createServer } from 'node:http'
 import { isIPv4, isIPv6 } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -52,7 +51,6 @@ import {
   DEFAULT_RELAYED_CONNECTION_DURATION,
   DEFAULT_RESERVATION_TTL,
   DEFAULT_ROOM_MESH_SIZE,
-  HEALTH_KEEP_ALIVE_TIMEOUT,
   MAX_TIMER,
   PING_MAX_INBOUND_STREAMS,
   PING_MAX_OUTBOUND_STREAMS,
@@ -61,6 +59,7 @@ import {
   STOP_STREAMS_PER_HOP
 } from './defaults.js'
 import { createConnectionGater } from './gater.js'
+import { startHealthEndpoint, type HealthEndpoint } from './health.js'
 import { loadOrCreateKey } from './identity.js'
 import { PeerLinks } from './peer-links.js'
 import { RoomFollower } from './room-follower.js'
@@ -91,8 +90,6 @@ import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 
 /** gossipsub charges each subscribed topic its length plus this (GossipsubTopicEntryOverhead) */
 const TOPIC_ENTRY_OVERHEAD = 1024
@@ -386,20 +383,16 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     linkedRelays: links.connected
   })
 
-  let health: Server | undefined
-  let healthUrl: string | undefined
+  let health: HealthEndpoint | undefined
   if (options.healthPort != null) {
     try {
-      health = await startHealthServer(options.healthHost ?? host, options.healthPort, status)
+      health = await startHealthEndpoint({ host: options.healthHost ?? host, port: options.healthPort, status })
     } catch (err) {
       follower.stop()
       links.stop()
       await libp2p.stop()
       throw err
     }
-    const address = health.address() as AddressInfo
-    const h = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    healthUrl = `http://${h}:${address.port}/health`
   }
 
   let stopping: Promise<void> | undefined
@@ -407,13 +400,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     stopping ??= (async () => {
       follower.stop()
       links.stop()
-      if (health != null) {
-        const server = health
-        await new Promise<void>(resolve => {
-          server.close(() => { resolve() })
-          server.closeAllConnections()
-        })
-      }
+      await health?.stop()
       await libp2p.stop()
     })()
     return stopping
@@ -423,7 +410,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     node: libp2p,
     peerId: libp2p.peerId,
     multiaddrs: libp2p.getMultiaddrs(),
-    healthUrl,
+    healthUrl: health?.url,
     rooms: () => follower.topics,
     status,
     stop
@@ -452,35 +439,4 @@ function relayLimits (options: RelayOptions): { applyDefaultLimit: boolean, defa
     defaultDurationLimit: duration === 0 ? MAX_TIMER : Math.min(duration, MAX_TIMER),
     defaultDataLimit: data === 0n ? MAX_UINT64 : data
   }
-}
-
-async function startHealthServer (host: string, port: number, status: () => RelayStatus): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (path !== '/health') {
-      res.writeHead(404, { 'content-type': 'application/json' })
-      res.end('{"error":"not found"}')
-      return
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
-      res.end('{"error":"method not allowed"}')
-      return
-    }
-    const body = status()
-    res.writeHead(body.ok ? 200 : 503, {
-      'content-type': 'application/json',
-      'cache-control': 'no-store'
-    })
-    res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body))
-  })
-  server.keepAliveTimeout = HEALTH_KEEP_ALIVE_TIMEOUT
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  return server
 }
