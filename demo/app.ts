@@ -13,15 +13,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { $, avatar, formatDateTime, formatTime, h, shortId } from './dom.js'
 import { isProfile, isWireMessage, summarize } from './history.js'
 import type { ConvId, History, Profile, StoredMessage, WireMessage } from './history.js'
-import { connectionPath, type BrowserNode, type PeerPath } from '../src/browser/index.js'
+import { NetworkStatus, type Net, type PeerConnection } from './network.js'
+import type { BrowserNode } from '../src/browser/index.js'
 import type { Channel, Messenger } from '../src/index.js'
 
 /** Offline peers still sent room messages (and listed) for this long after we last saw them. */
 export const RECENT_PEER = 10 * 60_000
 /** Offline peers are listed this long (longer if we have direct messages with them). */
 const LISTED_PEER = 24 * 3600_000
-/** Before the first relay reservation: "connecting", not "offline". */
-const CONNECT_GRACE = 8_000
 
 export interface Me {
   id: string
@@ -42,8 +41,6 @@ export interface ChatAppInit {
   /** go to another room (a reload) */
   switchRoom: (room: string) => void
 }
-
-type Net = 'connecting' | 'online' | 'relay-down' | 'offline'
 
 interface PeerRow {
   li: HTMLLIElement
@@ -66,12 +63,9 @@ export class ChatApp {
   private active: ConvId = 'room'
   private readonly unread = new Map<ConvId, number>()
   private readonly rows = new Map<string, PeerRow>()
-  /** Each peer's network path as last read (for the badge's tooltip). */
-  private readonly paths = new Map<string, PeerPath>()
+  private readonly network: NetworkStatus
   private roomRow?: { button: HTMLButtonElement, unread: HTMLSpanElement }
-  private readonly startedAt = Date.now()
   private net: Net = 'connecting'
-  private wasOnline = false
   private bannerTimer?: ReturnType<typeof setTimeout>
   private tick?: ReturnType<typeof setInterval>
 
@@ -111,6 +105,7 @@ export class ChatApp {
     this.profiles = init.profiles
     this.history = init.history
     this.me = init.me
+    this.network = new NetworkStatus(init.node, init.messenger)
   }
 
   start (): void {
@@ -156,11 +151,9 @@ export class ChatApp {
     this.node.services.relays.addEventListener('reservation:change', () => { this.refresh() })
     // a badge changes when the SDK says how a peer is reached: relayed, direct, or gone
     m.addEventListener('connection', (e) => {
-      const id = e.detail.peer.toString()
-      this.paths.delete(id)
       this.renderPeers()
       this.renderConvHeader()
-      if (e.detail.connection != null) void this.readPath(id)
+      void this.network.connectionChanged(e.detail.peer.toString(), e.detail.connection != null, () => { this.renderPeers() })
     })
     // the network is back: the relay keeper dials the relay at once by itself; show it
     globalThis.addEventListener('online', () => { this.refresh() })
@@ -294,41 +287,9 @@ export class ChatApp {
     return this.history.peers.get(id)?.name ?? `Peer ${shortId(id)}`
   }
 
-  /** Read the peer's path (ICE may take a moment to select a pair), then show it. */
-  private async readPath (id: string): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      const path = await connectionPath(this.node, peerIdFromString(id)).catch(() => undefined)
-      if (path != null) {
-        this.paths.set(id, path)
-        this.renderPeers()
-        return
-      }
-      await new Promise(resolve => setTimeout(resolve, 1_000))
-    }
-  }
-
-  /** The badge's tooltip: which network path, in words. */
-  private pathText (id: string): string {
-    const path = this.paths.get(id)
-    if (path == null) return ''
-    if (path.route === 'relayed') {
-      const failed = this.node.services.direct.lastFailure(peerIdFromString(id))
-      return ` (through ${path.relay})${failed != null ? `; direct WebRTC failed: ${failed.message}${failed.retrying ? ', trying again' : ''}` : ''}`
-    }
-    const how = path.kind === 'host' ? 'on the local network' : path.kind === 'srflx' ? 'through NATs (STUN)' : 'through a TURN server'
-    return ` ${how}${path.rttMs != null ? `, ${path.rttMs} ms round trip` : ''}`
-  }
-
   /** How a peer is connected, for its badge. */
-  private connectionOf (id: string, online: boolean): { kind: 'direct' | 'relayed' | 'connecting' | 'offline', label: string, long: string } {
-    if (!online) return { kind: 'offline', label: 'Offline', long: 'Offline — messages wait until they are back' }
-    let kind: 'direct' | 'relayed' | undefined
-    try {
-      kind = this.messenger.connection(peerIdFromString(id))
-    } catch {}
-    if (kind === 'direct') return { kind, label: 'Direct · WebRTC', long: `Direct WebRTC connection, browser to browser${this.pathText(id)}` }
-    if (kind === 'relayed') return { kind, label: 'Relayed', long: `Connected through the relay${this.pathText(id)}` }
-    return { kind: 'connecting', label: 'Connecting', long: 'Connecting…' }
+  private connectionOf (id: string, online: boolean): PeerConnection {
+    return this.network.peer(id, online)
   }
 
   // --- UI ---
@@ -656,14 +617,8 @@ export class ChatApp {
     this.renderPeers()
     if (this.active !== 'room') this.renderConvHeader()
 
-    const relay = this.node.services.relays.online
     const browser = navigator.onLine
-    let net: Net
-    if (!browser) net = 'offline'
-    else if (relay) net = 'online'
-    else if (!this.wasOnline && now - this.startedAt < CONNECT_GRACE) net = 'connecting'
-    else net = this.onlinePeers().length > 0 ? 'relay-down' : 'offline'
-    if (relay && browser) this.wasOnline = true
+    const net: Net = this.network.net(this.onlinePeers().length)
     if (net === this.net) return
     const previous = this.net
     this.net = net
@@ -691,6 +646,7 @@ export class ChatApp {
 
   async stop (): Promise<void> {
     clearInterval(this.tick)
+    this.network.stop()
     this.history.save()
   }
 }
