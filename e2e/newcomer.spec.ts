@@ -42,7 +42,9 @@ test('without rooms: a tab sends to a peer id it was given; it arrives through t
   await a.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', b.id, { timeout: 30_000 })
   // which path: on one host, ICE pairs host candidates
   const path = await until(async () => await a.page.evaluate(async (id) => await window.harness.path(id), b.id) as any, p => p != null, 10_000, 'a selected ICE pair')
-  expect(path).toMatchObject({ route: 'direct', kind: 'host', local: { type: 'host' }, remote: { type: 'host' } })
+  // (the remote end is often peer-reflexive: Chromium hides host addresses behind mDNS names)
+  expect(path).toMatchObject({ route: 'direct', kind: 'host', local: { type: 'host' } })
+  expect(['host', 'prflx']).toContain(path.remote.type)
   await b.page.evaluate((id) => window.harness.send(id, 'back-', 100), a.id)
   await waitForCount(a, 100, b.id)
   const events = await a.page.evaluate(() => window.harness.connectionEvents())

@@ -66,15 +66,24 @@ function candidate (report: any): CandidateInfo {
   }
 }
 
-/** Classify a selected candidate pair. */
+/**
+ * Classify a selected candidate pair. A peer-reflexive (`prflx`) candidate is
+ * an address learnt in a connectivity check: a NAT mapping, or a peer whose
+ * host candidates were hidden behind an mDNS name; on loopback it can only be
+ * the latter, so a loopback pair counts as `host`.
+ */
 export function pathKind (local: CandidateInfo, remote: CandidateInfo): DirectPathKind {
   if (local.type === 'relay' || remote.type === 'relay') {
     return 'turn'
   }
-  if (local.type === 'host' && remote.type === 'host') {
+  if (local.type === 'host' && (remote.type === 'host' || (remote.type === 'prflx' && isLoopback(remote.address)))) {
     return 'host'
   }
   return 'srflx'
+}
+
+function isLoopback (address?: string): boolean {
+  return address != null && (address.startsWith('127.') || address === '::1')
 }
 
 /** The selected candidate pair of a peer connection, classified; undefined before ICE selected one. */
