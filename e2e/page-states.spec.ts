@@ -62,7 +62,7 @@ for (const frozen of ['receiver', 'sender'] as const) {
       const log = await until(async () => await journal(b), l => l.length >= 1000, 90_000, '1000 messages')
       const all = Date.now() - resumed
       await new Promise(resolve => setTimeout(resolve, 1_000))
-      console.info(`${frozen} frozen 12 s after ${before} messages: the next message ${again} ms after the resume, all 1000 after ${all} ms`)
+      console.info(`${frozen} frozen 12 s after ${during} messages: the next message ${again} ms after the resume, all 1000 after ${all} ms`)
       expect(await journal(b)).toEqual(expected('f', 1000))
       expect(log.length).toBe(1000)
       await a.page.waitForFunction(() => window.harness.pending() === 0, undefined, { timeout: 30_000 })
