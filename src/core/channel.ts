@@ -26,7 +26,7 @@ import type { InboundHost, InboundOptions, Receipt } from './inbound-lane.js'
 import type { Received } from './inbox.js'
 import type { Budget, DropReason, LaneHost, LaneNode, LaneOptions, QueuePolicy } from './outbound-lane.js'
 import type { Peer } from './peer.js'
-import type { AbortOptions, ComponentLogger, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, ConnectionLimits, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** The parts of a libp2p node the messenger uses. */
 export type MessengerNode = Pick<Libp2p, 'peerId' | 'getConnections' | 'dial' | 'handle' | 'unhandle' | 'register' | 'unregister' | 'addEventListener' | 'removeEventListener' | 'peerStore'> & {
@@ -171,6 +171,12 @@ export interface Channel<T> extends AsyncIterable<Received<T>> {
    * is not connected. A `connection` event says when this changes.
    */
   connection(peer: PeerId | string): ConnectionKind | undefined
+  /**
+   * What is left of the limits of the connection `peer` is reached on now (a
+   * relay's limited circuit: bytes and seconds remaining, shared by every
+   * protocol on it), or undefined when it has none or `peer` is not connected.
+   */
+  limits(peer: PeerId | string): ConnectionLimits | undefined
   /** A handle for one peer; the same handle while it is open. It takes the peer's messages once it receives. */
   peer(id: PeerId | string): Peer<T>
   /** Messages queued and not yet sent (confirmed mode: not yet acknowledged), to one peer or in all. */
@@ -385,6 +391,14 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
 
   connection (peer: PeerId | string): ConnectionKind | undefined {
     return this.connectionKind(toPeerId(peer))
+  }
+
+  limits (peer: PeerId | string): ConnectionLimits | undefined {
+    const id = toPeerId(peer)
+    if (!this.isMember(id)) {
+      return undefined
+    }
+    return bestConnection(this.ctx.node.getConnections(id))?.limits
   }
 
   connectionKind (peer: PeerId): ConnectionKind | undefined {

@@ -45,3 +45,17 @@ export class InvalidTransferError extends TypeError {
   static override name = 'InvalidTransferError'
   override name = 'InvalidTransferError'
 }
+
+/**
+ * The peer is reached only over a limited connection (a relay's circuit with
+ * a data limit) that cannot carry the whole transfer: thrown by `send()`
+ * before anything is sent. Wait for a direct connection (the messenger's
+ * `connection` event), or use a relay without data limits.
+ */
+export class TransferTooLargeError extends Error {
+  static override name = 'TransferTooLargeError'
+  override name = 'TransferTooLargeError'
+  constructor (readonly size: number, readonly limit: bigint) {
+    super(`A transfer of ${size} bytes cannot fit the relayed connection to this peer, which may carry ${limit} more bytes: wait for a direct connection (the messenger's 'connection' event) or use a relay without a data limit`)
+  }
+}

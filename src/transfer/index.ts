@@ -39,6 +39,6 @@ export type { TransferStore, StoredTransfer } from './store.js'
 export { indexedDBTransferStore } from './store-idb.js'
 export type { IndexedDBTransferInit } from './store-idb.js'
 export {
-  TransferRejectedError, TransferCancelledError, TransferIntegrityError, TransferProtocolError, InvalidTransferError
+  TransferRejectedError, TransferCancelledError, TransferIntegrityError, TransferProtocolError, InvalidTransferError, TransferTooLargeError
 } from './errors.js'
 export { StorageError, MessengerStoppedError } from '../errors.js'

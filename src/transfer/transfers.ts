@@ -23,7 +23,7 @@ import { MessengerStoppedError, StorageError, errorMessage } from '../errors.js'
 import { stopController } from '../util/signals.js'
 import { rootDigest, sha256 } from './digest.js'
 import {
-  InvalidTransferError, TransferCancelledError, TransferIntegrityError, TransferProtocolError, TransferRejectedError
+  InvalidTransferError, TransferCancelledError, TransferIntegrityError, TransferProtocolError, TransferRejectedError, TransferTooLargeError
 } from './errors.js'
 import { chunkSource } from './source.js'
 import { memoryTransferStore } from './store.js'
@@ -1259,6 +1259,7 @@ class TransfersImpl extends TypedEventEmitter<TransfersEvents> implements Transf
     }
     const to = toPeerId(peer)
     const engine = new Outgoing(this, to, source, options, this.chunkSize, this.window)
+    this.checkLimits(to, engine.size)
     if (this.outgoing.has(engine.key)) {
       throw new InvalidTransferError(`A transfer ${engine.id} to ${to.toString()} is already under way`)
     }
@@ -1267,6 +1268,25 @@ class TransfersImpl extends TypedEventEmitter<TransfersEvents> implements Transf
     this.arm()
     engine.start()
     return engine
+  }
+
+  /**
+   * A transfer that cannot fit the limited connection the peer is reached on
+   * now fails before it starts. Its bytes on the wire: the payload, plus a
+   * frame header per chunk and the control messages (bounded here by 1 % and
+   * 4 KiB).
+   *
+   * @throws TransferTooLargeError
+   */
+  private checkLimits (peer: PeerId, size: number | undefined): void {
+    const limit = this.channel.limits(peer)?.bytes
+    if (size == null || limit == null) {
+      return
+    }
+    const wire = BigInt(Math.ceil(size * 1.01) + 4096)
+    if (wire > limit) {
+      throw new TransferTooLargeError(size, limit)
+    }
   }
 
   list (): Array<Transfer<unknown>> {
