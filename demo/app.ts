@@ -287,6 +287,16 @@ export class ChatApp {
     return this.history.peers.get(id)?.name ?? `Peer ${shortId(id)}`
   }
 
+  /** The peers of the conversation shown now (a direct message: that peer; the room: who is online in it). */
+  recipients (): string[] {
+    return this.active === 'room' ? this.onlinePeers() : [this.active.slice('dm:'.length)]
+  }
+
+  /** A peer's display name. */
+  displayName (id: string): string {
+    return this.nameOf(id)
+  }
+
   /** How a peer is connected, for its badge. */
   private connectionOf (id: string, online: boolean): PeerConnection {
     return this.network.peer(id, online)

@@ -13,6 +13,8 @@
  */
 import { createBrowserNode, loadIdentity } from '../src/browser/index.js'
 import { createMessenger, indexedDBOutboxStore, json, localStorageReceipts, openOutbox } from '../src/index.js'
+import { createTransfers, indexedDBTransferStore } from '../src/transfer/index.js'
+import { Files } from './files.js'
 import { ChatApp, RECENT_PEER, type Me } from './app.js'
 import { $ } from './dom.js'
 import { History, type Profile, type WireMessage } from './history.js'
@@ -178,12 +180,23 @@ async function main (): Promise<void> {
       location.assign(roomUrl(r, true))
     }
   })
+  const transfers = createTransfers(messenger, { store: indexedDBTransferStore({ name: `libp2p-messenger-demo/transfers/${peerId}` }) })
+  const files = new Files({
+    transfers,
+    list: $<HTMLUListElement>('#files'),
+    input: $<HTMLInputElement>('#file-input'),
+    attach: $<HTMLButtonElement>('#attach'),
+    dropZone: $('#conversation'),
+    recipients: () => app.recipients(),
+    nameOf: (id) => app.displayName(id)
+  })
+  globalThis.addEventListener('pagehide', () => { files.stop() })
   $('#intro').hidden = true
   app.start()
   await messenger.ready
   document.body.dataset.ready = 'true'
   // for the curious, in the console
-  Object.assign(globalThis, { demo: { node, messenger, profiles, history: chatHistory, me } })
+  Object.assign(globalThis, { demo: { node, messenger, profiles, transfers, history: chatHistory, me } })
 }
 
 main().catch((err) => { fail(`Something went wrong: ${err?.message ?? err}`, err) })

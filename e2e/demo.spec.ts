@@ -273,3 +273,34 @@ test('the network goes: an offline banner, the message waits; it returns: the ba
   await expect(alice.locator('#banner')).toBeHidden({ timeout: 10_000 })
   mark('delivered after offline')
 })
+
+test('a file sent in a direct message: progress on both sides, a download link at the other end with the same bytes, and chat keeps flowing', async ({}, testInfo) => {
+  const { alice, bob } = tabs
+  await peerRow(alice, 'Bob').getByRole('button').click()
+  await expect(alice.locator('#conv-title')).toHaveText('Bob')
+  // 3 MiB of a known pattern, chosen through the file input as a person would
+  const bytes = Buffer.alloc(3 * 1024 * 1024)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff
+  await alice.locator('#file-input').setInputFiles({ name: 'pattern.bin', mimeType: 'application/octet-stream', buffer: bytes })
+  const mine = alice.locator('#files .file[data-direction="send"]', { hasText: 'pattern.bin' })
+  await expect(mine).toBeVisible()
+  // chat while the file goes
+  await say(alice, 'Sending you a file.')
+  const theirs = bob.locator('#files .file[data-direction="receive"]', { hasText: 'pattern.bin' })
+  await expect(theirs).toBeVisible({ timeout: 20_000 })
+  await expect(theirs).toHaveAttribute('data-state', 'done', { timeout: 60_000 })
+  await expect(mine).toHaveAttribute('data-state', 'done', { timeout: 20_000 })
+  await expect(mine.locator('progress')).toHaveJSProperty('value', bytes.length)
+  const link = theirs.locator('a.file-link')
+  await expect(link).toHaveAttribute('download', 'pattern.bin')
+  const got = await bob.evaluate(async (href) => {
+    const buf = new Uint8Array(await (await fetch(href)).arrayBuffer())
+    let bad = -1
+    for (let i = 0; i < buf.length; i++) if (buf[i] !== ((i * 31 + 7) & 0xff)) { bad = i; break }
+    return { size: buf.length, bad }
+  }, await link.getAttribute('href') as string)
+  expect(got).toEqual({ size: bytes.length, bad: -1 })
+  await peerRow(bob, 'Alice').getByRole('button').click()
+  await expect(texts(bob).last()).toHaveText('Sending you a file.', { timeout: 20_000 })
+  await shot(bob, testInfo, 'bob-file.png')
+})
