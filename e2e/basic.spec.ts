@@ -13,5 +13,7 @@ test('two tabs in a room get a direct WebRTC connection and exchange 1,000 messa
   const atA = await a.page.evaluate((id) => window.harness.received(id), b.id)
   expect(atB).toEqual(Array.from({ length: 1000 }, (_, i) => `a${i}`))
   expect(atA).toEqual(Array.from({ length: 1000 }, (_, i) => `b${i}`))
-  expect(await b.page.evaluate((id) => window.harness.connectionKind(id), a.id)).toBe('direct')
+  // B's side goes direct too (at once, or after its own dial when the first WebRTC dial hung on
+  // one side: the @libp2p/webrtc init-channel race)
+  await b.page.waitForFunction((id) => window.harness.connectionKind(id) === 'direct', a.id, { timeout: 30_000 })
 })
