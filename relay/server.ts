@@ -64,26 +64,6 @@ import { loadOrCreateKey } from './identity.js'
 import { PeerLinks } from './peer-links.js'
 import { RoomFollower } from './room-follower.js'
 import { MAX_ROOM_TOPIC_LENGTH } from '../src/browser/rooms.js'
-export {
-  DEFAULT_ALLOW,
-  DEFAULT_HEARTBEAT_INTERVAL,
-  DEFAULT_HOST,
-  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
-  DEFAULT_MAX_CIRCUITS_PER_PEER,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_CONNECTIONS_PER_IP,
-  DEFAULT_MAX_INCOMING_PENDING_CONNECTIONS,
-  DEFAULT_MAX_PUBSUB_BUFFER,
-  DEFAULT_MAX_PUBSUB_MESSAGE_SIZE,
-  DEFAULT_MAX_RESERVATIONS,
-  DEFAULT_MAX_ROOMS,
-  DEFAULT_MAX_ROOMS_PER_PEER,
-  DEFAULT_PORT,
-  DEFAULT_RELAYED_CONNECTION_DATA,
-  DEFAULT_RELAYED_CONNECTION_DURATION,
-  DEFAULT_RESERVATION_TTL,
-  DEFAULT_ROOM_MESH_SIZE
-} from './defaults.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
