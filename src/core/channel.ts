@@ -600,6 +600,7 @@ export class ChannelImpl<T> extends TypedEventEmitter<ChannelEvents> implements 
     this.outbound.set(peer.toString(), lane)
     this.ctx.track(lane, this.priority, true)
     if (restored != null) {
+      lane.highestWritten = Math.max(lane.highestWritten, restored.written ?? 0)
       if (restored.records.length > 0) {
         lane.restore(restored.records, restored.nextSeq)
       }

@@ -53,6 +53,13 @@ export interface RestoredLane {
    * (confirmed mode) and so may have arrived
    */
   lost: Array<[number, number, boolean]>
+  /**
+   * Confirmed mode: the highest number ever written to a stream, in any
+   * earlier session (its message may have arrived). A restored lane starts
+   * from it, so a later drop of such a message is still `unconfirmed`, and the
+   * ledger it saves keeps it across any number of restarts.
+   */
+  written?: number
 }
 
 /** The messenger's hooks into an outbox opened by `openOutbox`. */

@@ -286,7 +286,7 @@ class OutboxImpl extends TypedEventEmitter<OutboxEvents> implements Outbox, Lane
         updatedAt: updatedAt > 0 ? updatedAt : now,
         ledger: entry
       }
-      state.restored = { epoch, nextSeq: issued + 1, records: restoredRecords, lost }
+      state.restored = { epoch, nextSeq: issued + 1, records: restoredRecords, lost, written: entry?.written }
       this.lanes.set(k, state)
     }
     globalThis.addEventListener?.('pagehide', this.onPageHide)
