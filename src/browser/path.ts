@@ -69,14 +69,15 @@ function candidate (report: any): CandidateInfo {
 /**
  * Classify a selected candidate pair. A peer-reflexive (`prflx`) candidate is
  * an address learnt in a connectivity check: a NAT mapping, or a peer whose
- * host candidates were hidden behind an mDNS name; on loopback it can only be
- * the latter, so a loopback pair counts as `host`.
+ * host candidates were hidden behind an mDNS name. On loopback, or with the
+ * same address at both ends (one machine), it can only be the latter, so such
+ * a pair counts as `host`.
  */
 export function pathKind (local: CandidateInfo, remote: CandidateInfo): DirectPathKind {
   if (local.type === 'relay' || remote.type === 'relay') {
     return 'turn'
   }
-  if (local.type === 'host' && (remote.type === 'host' || (remote.type === 'prflx' && isLoopback(remote.address)))) {
+  if (local.type === 'host' && (remote.type === 'host' || (remote.type === 'prflx' && (isLoopback(remote.address) || (remote.address != null && remote.address === local.address))))) {
     return 'host'
   }
   return 'srflx'

@@ -20,5 +20,7 @@ describe('pathKind', () => {
   it('a peer-reflexive remote on loopback is a host path (its host candidate was an mDNS name)', () => {
     expect(pathKind(c('host', '127.0.0.1'), c('prflx', '127.0.0.1'))).toBe('host')
     expect(pathKind(c('host', '::1'), c('prflx', '::1'))).toBe('host')
+    // two tabs of one machine on its LAN address
+    expect(pathKind(c('host', '10.1.2.3'), c('prflx', '10.1.2.3'))).toBe('host')
   })
 })
